@@ -1,0 +1,75 @@
+# The one front door. `make book` builds the site (creating .venv first if needed); `make test` runs the tests.
+SHELL := /bin/bash
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch pinned so that this machine takes its local CPU wheel; on Linux with internet the same pin
+# from PyPI is the CUDA build. A CPU-only machine elsewhere can add TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
+EXTRAS ?= book,test
+MATHJAX := 3.2.2
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+comma := ,
+
+.PHONY: help venv test test-slow lint book book-fast student run sweep bench check-site browser-test clean
+
+help:
+	@echo "make book        build the static site into _build/html (creates .venv if needed)"
+	@echo "make test        run the test suite (fast tests; 'make test-slow' for the heavier ones)"
+	@echo "make run NB=convergence P='-p density 0.1'   rerun one chapter with new parameters"
+	@echo "make sweep NB=convergence G='--grid density=0.05,0.1'   sweep a grid of parameters"
+	@echo "make student     build the student edition (solutions stripped) into student/"
+	@echo "make bench       time the batched kernels (benchmarks/)"
+	@echo "make clean       remove builds and runs"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH)" -e ".[$(EXTRAS)]"
+	touch $@
+
+venv: $(STAMP)
+
+test: venv
+	GRAPHON_PROGRESS=0 $(BIN)/python -m pytest -q
+
+test-slow: venv
+	GRAPHON_PROGRESS=0 $(BIN)/python -m pytest -q -m slow
+
+lint: venv
+	$(BIN)/ruff check graphon tests benchmarks
+
+_static_vendor/mathjax/tex-mml-chtml.js:
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack -q mathjax@$(MATHJAX) >/dev/null && tar xzf mathjax-$(MATHJAX).tgz && \
+	mkdir -p $(CURDIR)/_static_vendor/mathjax/output/chtml/fonts && \
+	cp package/es5/tex-mml-chtml.js $(CURDIR)/_static_vendor/mathjax/ && \
+	cp -r package/es5/output/chtml/fonts/woff-v2 $(CURDIR)/_static_vendor/mathjax/output/chtml/fonts/ && \
+	rm -rf $$tmp
+
+mathjax: _static_vendor/mathjax/tex-mml-chtml.js
+
+# MPLBACKEND must not reach the kernels: with Agg set, plt.show() draws nothing and the book loses its figures.
+book: venv mathjax
+	env -u MPLBACKEND GRAPHON_PROGRESS=0 $(BIN)/jupyter-book build . --all -W -n --keep-going
+
+check-site:
+	$(BIN)/python scripts/check_site.py _build/html
+
+student: venv
+	$(BIN)/python scripts/student_edition.py --out student
+
+NB ?= convergence
+P ?=
+run: venv
+	$(BIN)/python -m graphon run $(NB) $(P)
+
+G ?=
+sweep: venv
+	$(BIN)/python -m graphon sweep $(NB) $(G)
+
+bench: venv
+	$(BIN)/python benchmarks/bench_masks.py
+
+clean:
+	rm -rf _build runs student .pytest_cache

@@ -1,0 +1,81 @@
+"""Device selection and seeded random draws.
+
+Every computation in :mod:`graphon` runs on one torch device: ``"auto"`` (the default) picks
+``cuda`` when a GPU is present and ``cpu`` otherwise, and any explicit choice can override it.
+Random draws take explicit integer seeds: each seed owns a :class:`torch.Generator`, so the draw
+for seed ``s`` is the same whether it is made alone or stacked with other seeds in one batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from .validation import check_seeds
+
+__all__ = ["resolve_device", "seeded_normal", "seeded_uniform", "generator"]
+
+_DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Return the torch device to compute on.
+
+    Args:
+        device: ``"auto"`` or ``None`` (``cuda`` if available, else ``cpu``), ``"cpu"``,
+            ``"cuda"`` / ``"cuda:K"``, or a :class:`torch.device`.
+
+    Raises:
+        ValueError: for an unknown device name, or ``cuda`` asked for on a machine without a GPU.
+    """
+    if isinstance(device, torch.device):
+        dev = device
+    elif device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    elif isinstance(device, str) and (device in _DEVICE_CHOICES or device.startswith("cuda:")):
+        dev = torch.device(device)
+    else:
+        raise ValueError(f"device must be one of {list(_DEVICE_CHOICES)} (or 'cuda:K'), got {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for, but torch sees no GPU on this machine; use 'auto' or 'cpu'")
+    return dev
+
+
+def generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A :class:`torch.Generator` on ``device`` seeded with ``seed``."""
+    g = torch.Generator(device=torch.device(device))
+    g.manual_seed(int(seed))
+    return g
+
+
+def _seeded(fn, seeds: int | Sequence[int], shape: Sequence[int], device, dtype) -> torch.Tensor:
+    dev = resolve_device(device)
+    seeds = check_seeds(seeds)
+    draws = [fn(tuple(shape), generator=generator(s, dev), device=dev, dtype=dtype) for s in seeds]
+    return torch.stack(draws)
+
+
+def seeded_normal(
+    seeds: int | Sequence[int],
+    shape: Sequence[int],
+    device: str | torch.device | None = "auto",
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Standard normal draws, one independent block per seed.
+
+    Returns:
+        Tensor of shape ``(S, *shape)`` where ``S = len(seeds)``; block ``s`` depends only on its seed
+        (and on the device type: CPU and CUDA generators give different streams).
+    """
+    return _seeded(torch.randn, seeds, shape, device, dtype)
+
+
+def seeded_uniform(
+    seeds: int | Sequence[int],
+    shape: Sequence[int],
+    device: str | torch.device | None = "auto",
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Uniform(0, 1) draws, one independent block per seed; shape ``(S, *shape)``."""
+    return _seeded(torch.rand, seeds, shape, device, dtype)

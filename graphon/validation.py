@@ -1,0 +1,115 @@
+"""Argument checks shared by every module.
+
+Each check raises :class:`ValueError` whose message names the parameter, the allowed range and
+the value received, so that a bad notebook parameter stops a run with a readable message instead
+of producing a silently wrong figure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "check_choice",
+    "check_density",
+    "check_in_range",
+    "check_positive_int",
+    "check_probability",
+    "check_seeds",
+]
+
+
+def check_density(rho: float, name: str = "density") -> float:
+    """Return ``rho`` as a float after checking that it lies in (0, 1].
+
+    Raises:
+        ValueError: if ``rho`` is not a finite number in the half-open interval (0, 1].
+    """
+    return check_in_range(rho, name, 0.0, 1.0, low_open=True, high_open=False)
+
+
+def check_probability(p: float, name: str = "p") -> float:
+    """Return ``p`` as a float after checking that it lies in (0, 1] (an edge floor or a probability)."""
+    return check_in_range(p, name, 0.0, 1.0, low_open=True, high_open=False)
+
+
+def check_in_range(
+    value: float,
+    name: str,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a float after checking ``low <(=) value <(=) high``.
+
+    Raises:
+        ValueError: naming ``name`` and the interval when ``value`` is not a real number inside it.
+    """
+    lo_br, hi_br = ("(" if low_open else "["), (")" if high_open else "]")
+    interval = f"{lo_br}{low:g}, {high:g}{hi_br}"
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}") from None
+    bad_low = x <= low if low_open else x < low
+    bad_high = x >= high if high_open else x > high
+    if math.isnan(x) or bad_low or bad_high:
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return x
+
+
+def check_positive_int(value: int, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as an int after checking it is an integer ``>= minimum``.
+
+    Raises:
+        ValueError: e.g. ``width must be an integer >= 1, got 0``.
+    """
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    v = int(value)
+    if v < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return v
+
+
+def check_choice(value: str, name: str, allowed: Iterable[str]) -> str:
+    """Return ``value`` after checking it is one of ``allowed``.
+
+    Raises:
+        ValueError: e.g. ``method must be one of ['random', 'snip'], got 'snp'``.
+    """
+    allowed = list(allowed)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def check_seeds(seeds: int | Sequence[int], name: str = "seeds") -> list[int]:
+    """Normalise ``seeds`` to a non-empty list of non-negative integers.
+
+    An integer ``k`` means the seeds ``0, 1, ..., k-1``; a sequence is taken as the seeds
+    themselves (duplicates are refused, since they would silently repeat a draw).
+
+    Raises:
+        ValueError: for an empty list, a negative seed, a non-integer or a repeated seed.
+    """
+    if isinstance(seeds, bool):
+        raise ValueError(f"{name} must be an integer >= 1 or a list of integers, got {seeds!r}")
+    if isinstance(seeds, int):
+        return list(range(check_positive_int(seeds, name)))
+    try:
+        out = [int(s) for s in seeds]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an integer >= 1 or a list of integers, got {seeds!r}") from None
+    if not out:
+        raise ValueError(f"{name} must not be empty")
+    if min(out) < 0:
+        raise ValueError(f"{name} must be non-negative integers, got {seeds!r}")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must not repeat a seed, got {seeds!r}")
+    return out
