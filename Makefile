@@ -56,6 +56,10 @@ book: venv mathjax
 check-site:
 	$(BIN)/python scripts/check_site.py _build/html
 
+browser-test: venv
+	bash scripts/ci_browser_setup.sh
+	$(BIN)/python -m pytest -q -m browser tests/browser --site _build/html
+
 student: venv
 	$(BIN)/python scripts/student_edition.py --out student
 
