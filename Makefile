@@ -12,13 +12,14 @@ MATHJAX := 3.2.2
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma := ,
 
-.PHONY: help venv test test-slow lint book book-fast student run sweep bench check-site browser-test clean
+.PHONY: list help venv test test-slow lint book book-fast student run sweep bench check-site browser-test clean
 
 help:
 	@echo "make book        build the static site into _build/html (creates .venv if needed)"
 	@echo "make test        run the test suite (fast tests; 'make test-slow' for the heavier ones)"
 	@echo "make run NB=convergence P='-p density 0.1'   rerun one chapter with new parameters"
 	@echo "make sweep NB=convergence G='--grid density=0.05,0.1'   sweep a grid of parameters"
+	@echo "make list        list the chapters, their parameters count and presets"
 	@echo "make student     build the student edition (solutions stripped) into student/"
 	@echo "make bench       time the batched kernels (benchmarks/)"
 	@echo "make clean       remove builds and runs"
@@ -67,6 +68,9 @@ NB ?= convergence
 P ?=
 run: venv
 	$(BIN)/python -m graphon run $(NB) $(P)
+
+list: venv
+	$(BIN)/python -m graphon list
 
 G ?=
 sweep: venv

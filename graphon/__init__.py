@@ -15,6 +15,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
+    "cli",
     "data",
     "device",
     "expressivity",
@@ -26,7 +27,9 @@ _SUBMODULES = (
     "plotting",
     "progress",
     "pruning",
+    "runner",
     "saliency_model",
+    "sweep",
     "validation",
 )
 

@@ -1,0 +1,482 @@
+"""Rerun one chapter with new parameters: ``python -m graphon run CHAPTER -p NAME VALUE ...``.
+
+A *chapter* is any ``<book_dir>/*.md`` with a jupytext header whose first code cell is tagged
+``parameters`` (see ``CONTRIBUTING.md``). :func:`run_chapter`
+
+1. reads the chapter's parameters cell (:mod:`graphon.params`),
+2. resolves the values: cell defaults, then a preset (``<book_dir>/presets/<chapter>-<preset>.yaml``
+   or a path to a YAML file), then the ``-p`` overrides, then ``--device``,
+3. validates everything **before** anything is written (a bad value raises
+   :class:`~graphon.params.ParameterError` and leaves no folder behind),
+4. creates ``<runs_dir>/<chapter>/<YYYYmmdd-HHMMSS>-<hash>/`` (or ``out``), converts the chapter with
+   jupytext and executes it with papermill (kernel ``python3``, working directory = the book
+   folder, ``output_dir`` pointed at the run folder),
+5. keeps there: the executed notebook ``<chapter>.ipynb``, ``params.yaml`` (the full resolved
+   parameters, reusable as ``--preset``), ``run.yaml`` (hash, status, timings, how it was called),
+   and whatever the chapter wrote into ``output_dir`` (``metrics.json``, figures as PNG and PDF).
+
+Same parameters give the same hash (:func:`graphon.params.params_hash`) and, since every chapter
+seeds its random draws, the same numbers. A cell that raises leaves the executed notebook with the
+traceback in the run folder, ``run.yaml`` with ``status: failed`` and ``error.txt``; an interrupt
+(Ctrl-C) removes the half-made folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import re
+import shlex
+import shutil
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .params import ParameterError, ParameterSpec, params_hash, parse_chapter, validate
+
+__all__ = [
+    "RunResult",
+    "default_book_dir",
+    "default_runs_dir",
+    "discover_chapters",
+    "find_chapter",
+    "list_presets",
+    "load_preset",
+    "resolve_parameters",
+    "run_chapter",
+    "run_is_complete",
+]
+
+KERNEL = "python3"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+BOOK_DIR_ENV = "GRAPHON_BOOK_DIR"
+RUNS_DIR_ENV = "GRAPHON_RUNS_DIR"
+PRESET_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class RunResult:
+    """What one run left behind.
+
+    Attributes:
+        chapter: chapter name (file stem).
+        run_dir: the run folder.
+        notebook: the executed notebook (``run_dir/<chapter>.ipynb``).
+        parameters: the full resolved parameters (``output_dir`` = ``run_dir``).
+        hash: :func:`~graphon.params.params_hash` of the chapter and parameters.
+        ok: True when every cell ran.
+        error: ``"ExcName: message"`` of the failing cell, else ``None``.
+        metrics: the chapter's ``metrics.json`` as a dict (``None`` if it wrote none).
+        figures: PNG/PDF/SVG files in the run folder.
+        seconds: wall time of the execution.
+    """
+
+    chapter: str
+    run_dir: Path
+    notebook: Path
+    parameters: dict[str, Any]
+    hash: str
+    ok: bool
+    error: str | None = None
+    metrics: dict[str, Any] | None = None
+    figures: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def default_book_dir() -> Path:
+    """``$GRAPHON_BOOK_DIR``, else the ``book/`` folder next to the package, else ``./book``."""
+    env = os.environ.get(BOOK_DIR_ENV)
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parents[1] / "book"
+    return here if here.is_dir() else Path("book")
+
+
+def default_runs_dir() -> Path:
+    """``$GRAPHON_RUNS_DIR``, else ``./runs``."""
+    return Path(os.environ.get(RUNS_DIR_ENV) or "runs")
+
+
+def _has_jupytext_header(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not text.startswith("---"):
+        return False
+    end = text.find("\n---", 3)
+    if end < 0:
+        return False
+    try:
+        meta = yaml.safe_load(text[3:end])
+    except yaml.YAMLError:
+        return False
+    return isinstance(meta, dict) and "jupytext" in meta
+
+
+def _first_code_cell_is_parameters(path: Path) -> bool:
+    import jupytext
+
+    nb = jupytext.read(path)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            return "parameters" in cell.metadata.get("tags", [])
+    return False
+
+
+def discover_chapters(book_dir: str | Path | None = None) -> dict[str, Path]:
+    """Chapters of the book: name -> path, sorted by name.
+
+    A chapter is a ``book_dir/*.md`` with a jupytext header whose first code cell is tagged
+    ``parameters``.
+    """
+    book = Path(book_dir) if book_dir is not None else default_book_dir()
+    found = {}
+    for path in sorted(book.glob("*.md")):
+        if _has_jupytext_header(path) and _first_code_cell_is_parameters(path):
+            found[path.stem] = path
+    return found
+
+
+def find_chapter(chapter: str, book_dir: str | Path | None = None) -> Path:
+    """Path of ``chapter``; raises :class:`ParameterError` listing the chapters when unknown."""
+    book = Path(book_dir) if book_dir is not None else default_book_dir()
+    chapters = discover_chapters(book)
+    if chapter in chapters:
+        return chapters[chapter]
+    import difflib
+
+    hint = difflib.get_close_matches(chapter, list(chapters), n=1)
+    did = f"; did you mean {hint[0]!r}?" if hint else "."
+    allowed = ", ".join(chapters) or f"none found in {book}"
+    raise ParameterError(f"unknown chapter {chapter!r}{did} Chapters: {allowed}")
+
+
+def list_presets(chapter: str, book_dir: str | Path | None = None) -> dict[str, Path]:
+    """Presets of ``chapter``: name -> ``book_dir/presets/<chapter>-<name>.yaml``."""
+    book = Path(book_dir) if book_dir is not None else default_book_dir()
+    out = {}
+    folder = book / "presets"
+    for suffix in PRESET_SUFFIXES:
+        for path in sorted(folder.glob(f"{chapter}-*{suffix}")):
+            out.setdefault(path.name[len(chapter) + 1 : -len(suffix)], path)
+    return dict(sorted(out.items()))
+
+
+def load_preset(
+    chapter: str, preset: str | Path, book_dir: str | Path | None = None
+) -> tuple[dict[str, Any], Path]:
+    """Read a preset by name (``presets/<chapter>-<name>.yaml``) or by path.
+
+    The file is a mapping ``name: value``; a mapping with a ``parameters:`` key uses that key's
+    mapping (other top-level keys are then descriptive and ignored). A run's own ``params.yaml``
+    is a valid preset.
+
+    Raises:
+        ParameterError: unknown preset (naming the available ones) or a file that is not a mapping.
+    """
+    text = str(preset)
+    path = Path(text)
+    if not (path.suffix in PRESET_SUFFIXES or os.sep in text) or not path.is_file():
+        presets = list_presets(chapter, book_dir)
+        if text not in presets:
+            if path.suffix in PRESET_SUFFIXES or os.sep in text:
+                raise ParameterError(f"preset file {text!r} does not exist")
+            avail = ", ".join(presets) or "none"
+            raise ParameterError(
+                f"unknown preset {text!r} for chapter {chapter!r}. Presets: {avail} "
+                f"(or give a path to a YAML file)"
+            )
+        path = presets[text]
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"preset {str(path)!r} is not valid YAML: {exc}".splitlines()[0]) from None
+    if isinstance(data, dict) and isinstance(data.get("parameters"), dict):
+        data = data["parameters"]
+    if not isinstance(data, dict):
+        raise ParameterError(f"preset {str(path)!r} must be a mapping 'name: value'")
+    return {str(k): v for k, v in data.items()}, path
+
+
+def resolve_parameters(
+    chapter: str,
+    overrides: Mapping[str, Any] | None = None,
+    preset: str | Path | None = None,
+    device: str | None = None,
+    book_dir: str | Path | None = None,
+) -> tuple[Path, list[ParameterSpec], dict[str, Any]]:
+    """Find the chapter and return ``(path, specs, values)`` after full validation.
+
+    Order: cell defaults < preset < ``overrides`` < ``device``. ``output_dir`` may not be set
+    here (the runner points it at the run folder).
+
+    Raises:
+        ParameterError: unknown chapter/preset/parameter, wrong type, out of range, bad choice.
+    """
+    path = find_chapter(chapter, book_dir)
+    specs = parse_chapter(path)
+    names = {s.name for s in specs}
+    merged: dict[str, Any] = {}
+    if preset is not None:
+        values, preset_path = load_preset(chapter, preset, book_dir)
+        try:
+            validate(specs, values, chapter=chapter)
+        except ParameterError as exc:
+            raise ParameterError(f"preset {preset_path.name}: {exc}") from None
+        merged.update(values)
+    merged.update(overrides or {})
+    if "output_dir" in (overrides or {}):
+        raise ParameterError("output_dir is set by the runner; use --out DIR to choose the folder")
+    if device is not None:
+        if "device" not in names:
+            raise ParameterError(f"chapter {chapter!r} has no 'device' parameter")
+        merged["device"] = device
+    merged.pop("output_dir", None)
+    values = validate(specs, merged, chapter=chapter)
+    return path, specs, values
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _new_run_dir(runs_dir: Path, chapter: str, digest: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = runs_dir / chapter / f"{stamp}-{digest}"
+    path, k = base, 1
+    while path.exists():
+        k += 1
+        path = base.with_name(f"{base.name}-{k}")
+    return path
+
+
+@contextlib.contextmanager
+def _kernel_env():
+    """Let the kernel draw figures inline: a non-interactive MPLBACKEND must not reach it."""
+    saved = os.environ.pop("MPLBACKEND", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
+
+
+def _stop_kernel(km, graceful: bool) -> None:
+    """Shut the kernel down (politely after a normal end; by killing it after an interrupt, when
+    the event loop that talks to it was abandoned)."""
+    try:
+        if not km.has_kernel:
+            return
+    except Exception:  # pragma: no cover - a half-started manager
+        return
+    if graceful:
+        try:
+            km.shutdown_kernel(now=True)
+            return
+        except Exception:  # pragma: no cover - fall through to killing it
+            pass
+    proc = getattr(getattr(km, "provisioner", None), "process", None)
+    if proc is not None:
+        with contextlib.suppress(Exception):
+            proc.kill()
+            proc.wait(timeout=10)
+    with contextlib.suppress(Exception):
+        km.cleanup_connection_file()
+    with contextlib.suppress(Exception):
+        km.provisioner = None
+
+
+def _write_yaml(path: Path, data: Any, header: str = "") -> None:
+    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, allow_unicode=True)
+    path.write_text(header + text)
+
+
+def run_is_complete(run_dir: str | Path) -> bool:
+    """True when ``run_dir`` holds a finished, successful run (``run.yaml`` status ok + metrics)."""
+    run_dir = Path(run_dir)
+    meta = run_dir / "run.yaml"
+    if not meta.is_file() or not (run_dir / "metrics.json").is_file():
+        return False
+    try:
+        info = yaml.safe_load(meta.read_text()) or {}
+    except yaml.YAMLError:
+        return False
+    return info.get("status") == "ok"
+
+
+def _command_line() -> str:
+    argv = list(sys.argv)
+    if argv and Path(argv[0]).name == "__main__.py" and Path(argv[0]).parent.name == "graphon":
+        argv[0] = "python -m graphon"
+    return " ".join(shlex.quote(a) if i else a for i, a in enumerate(argv))
+
+
+def _figures(run_dir: Path) -> list[Path]:
+    return sorted(p for p in run_dir.rglob("*") if p.suffix.lower() in (".png", ".pdf", ".svg"))
+
+
+def run_chapter(
+    chapter: str,
+    overrides: Mapping[str, Any] | None = None,
+    preset: str | Path | None = None,
+    device: str | None = None,
+    out: str | Path | None = None,
+    book_dir: str | Path | None = None,
+    runs_dir: str | Path | None = None,
+    *,
+    overwrite: bool = False,
+    progress: bool = False,
+    log=None,
+) -> RunResult:
+    """Execute ``chapter`` with new parameters and keep everything in one run folder.
+
+    Args:
+        chapter: chapter name (``book_dir/<chapter>.md``).
+        overrides: name -> value (strings as typed on the command line, or typed values).
+        preset: preset name (``book_dir/presets/<chapter>-<preset>.yaml``) or YAML path.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``; sets the chapter's ``device`` parameter.
+        out: the run folder; default ``runs_dir/<chapter>/<YYYYmmdd-HHMMSS>-<hash>/``. It must not
+            exist or be empty, unless ``overwrite`` (then an existing folder is replaced).
+        book_dir: folder of the chapters (default :func:`default_book_dir`); the kernel runs there.
+        runs_dir: root of run folders (default :func:`default_runs_dir`).
+        progress: show papermill's cell progress bar.
+        log: optional callable receiving one-line progress messages.
+
+    Returns:
+        :class:`RunResult`; ``ok`` is False when a cell raised (the notebook with the traceback is
+        ``result.notebook``).
+
+    Raises:
+        ParameterError: before anything is written, for any bad chapter, preset or value.
+    """
+    book = Path(book_dir) if book_dir is not None else default_book_dir()
+    runs = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    path, _specs, values = resolve_parameters(chapter, overrides, preset, device, book)
+    digest = params_hash(chapter, values)
+
+    if out is not None:
+        run_dir = Path(out)
+        if run_dir.exists() and not run_dir.is_dir():
+            raise ParameterError(f"--out {str(run_dir)!r} exists and is not a folder")
+        if run_dir.is_dir() and any(run_dir.iterdir()):
+            if not overwrite:
+                raise ParameterError(
+                    f"--out {str(run_dir)!r} already holds files; choose a new folder"
+                )
+            shutil.rmtree(run_dir)
+    else:
+        run_dir = _new_run_dir(runs, chapter, digest)
+    run_dir = run_dir.resolve()
+    values = {**values, "output_dir": str(run_dir)}
+    notebook = run_dir / f"{chapter}.ipynb"
+
+    import jupytext
+    import papermill as pm
+    from jupyter_client.manager import KernelManager
+    from papermill.exceptions import PapermillExecutionError
+
+    nb = jupytext.read(path)  # read before creating the folder: a broken file writes nothing
+    run_dir.mkdir(parents=True, exist_ok=True)
+    km = None
+    try:
+        public = {k: v for k, v in values.items() if k != "output_dir"}
+        _write_yaml(
+            run_dir / "params.yaml",
+            public,
+            header=(
+                f"# {chapter} parameters, hash {digest}. Rerun with:\n"
+                f"#   python -m graphon run {chapter} --preset {run_dir / 'params.yaml'}\n"
+            ),
+        )
+        meta: dict[str, Any] = {
+            "chapter": chapter,
+            "hash": digest,
+            "status": "running",
+            "preset": None if preset is None else str(preset),
+            "overrides": {k: v for k, v in (overrides or {}).items()},
+            "device": device,
+            "chapter_file": str(path.resolve()),
+            "notebook": notebook.name,
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "python": platform.python_version(),
+            "host": platform.node(),
+            "command": _command_line(),
+        }
+        _write_yaml(run_dir / "run.yaml", meta)
+        if log:
+            log(f"running {chapter} (hash {digest}) in {run_dir}")
+
+        t0 = time.perf_counter()
+        ok, error = True, None
+        km = KernelManager(kernel_name=KERNEL)  # ours, so that an interrupt can stop the kernel
+        try:
+            with _kernel_env():
+                pm.execute_notebook(
+                    nb,
+                    str(notebook),
+                    parameters=values,
+                    kernel_name=KERNEL,
+                    cwd=str(book.resolve()),
+                    progress_bar=progress,
+                    report_mode=False,
+                    start_timeout=300,  # a loaded machine can take more than the default 60 s
+                    km=km,
+                    # ipykernel 7 warns on every start that it talks over local TCP: not news here
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                )
+        except PapermillExecutionError as exc:
+            ok = False
+            error = f"{exc.ename}: {exc.evalue}"
+            cell = f"cell {exc.exec_count}" if exc.exec_count is not None else "a cell"
+            (run_dir / "error.txt").write_text(
+                f"{error}\n\nraised in {cell} of {notebook.name}; the traceback is in that notebook.\n"
+                + "".join(f"{_ANSI.sub('', line)}\n" for line in (exc.traceback or []))
+            )
+        _stop_kernel(km, graceful=True)
+    except BaseException:
+        # Ctrl-C, SIGTERM, a kernel that died, a disk error: stop the kernel at once (its event
+        # loop was abandoned, so no polite shutdown) and leave no half-made run folder behind.
+        if km is not None:
+            _stop_kernel(km, graceful=False)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    seconds = time.perf_counter() - t0
+
+    metrics = None
+    mpath = run_dir / "metrics.json"
+    if mpath.is_file():
+        import json
+
+        try:
+            metrics = json.loads(mpath.read_text())
+        except ValueError:
+            metrics = None
+    meta.update(
+        status="ok" if ok else "failed",
+        error=error,
+        finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        seconds=round(seconds, 3),
+    )
+    _write_yaml(run_dir / "run.yaml", meta)
+    return RunResult(
+        chapter=chapter,
+        run_dir=run_dir,
+        notebook=notebook,
+        parameters=values,
+        hash=digest,
+        ok=ok,
+        error=error,
+        metrics=metrics,
+        figures=_figures(run_dir),
+        seconds=seconds,
+    )

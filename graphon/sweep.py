@@ -1,0 +1,597 @@
+"""Run a chapter over a grid of parameters: ``python -m graphon sweep CHAPTER --grid NAME=v1,v2 ...``.
+
+The grid is the cartesian product of the ``--grid`` values (first ``--grid`` varies slowest). The
+other parameters come from the chapter's defaults, a preset and ``-p`` overrides, exactly as for
+``run``; every point is validated before anything runs.
+
+Folders are deterministic, so a sweep is resumable::
+
+    <runs_dir>/<chapter>/sweep-<sweep hash>/        (or --out DIR)
+        sweep.yaml                                  the grid, the fixed parameters, the points
+        points/<point hash>/                        one run folder per point (see graphon.runner)
+        results.csv | results.parquet               one row per point: parameters + metrics
+        summary.png                                 each numeric metric against the first grid parameter
+
+The sweep hash covers the chapter, the fixed parameters and the grid; a point's hash is
+:func:`graphon.params.params_hash` of its full parameter set. A point whose folder already holds a
+successful run (``run.yaml`` status ok and ``metrics.json``) is skipped, so rerunning the same
+command after an interruption (Ctrl-C, a killed job, a failed point) runs only what is missing:
+no point runs twice and none is lost.
+
+Points run as local processes (``python -m graphon run ... --out POINT``, at most ``--jobs N`` at
+once; their output goes to ``logs/<point hash>.log``), or as Ray tasks with ``cluster="ray"`` (the
+optional extra ``pip install -e ".[cluster]"``): a local Ray is started when no ``address`` is
+given; on a GPU cluster each point asks for one GPU unless its ``device`` is ``cpu``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import itertools
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .params import (
+    ParameterError,
+    ParameterSpec,
+    convert,
+    params_hash,
+    specs_by_name,
+    split_list_text,
+    unknown_parameter_error,
+)
+from .runner import (
+    default_book_dir,
+    default_runs_dir,
+    resolve_parameters,
+    run_chapter,
+    run_is_complete,
+)
+
+__all__ = [
+    "Point",
+    "SweepResult",
+    "expand_grid",
+    "flatten",
+    "parse_grid",
+    "run_sweep",
+    "write_table",
+]
+
+FORMATS = ("csv", "parquet")
+CLUSTERS = ("local", "ray")
+
+
+@dataclass
+class Point:
+    """One grid point: its varied values, full parameters, hash, folder and outcome."""
+
+    index: int
+    grid_values: dict[str, Any]
+    parameters: dict[str, Any]
+    hash: str
+    run_dir: Path
+    status: str = "pending"  # pending | ok | failed | skipped (ok before this call)
+    error: str | None = None
+    seconds: float | None = None
+
+
+@dataclass
+class SweepResult:
+    """What :func:`run_sweep` produced."""
+
+    chapter: str
+    sweep_dir: Path
+    table: Path
+    figure: Path | None
+    points: list[Point] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Point]:
+        return [p for p in self.points if p.status == "failed"]
+
+    @property
+    def ran(self) -> list[Point]:
+        return [p for p in self.points if p.status in ("ok", "failed")]
+
+    @property
+    def skipped(self) -> list[Point]:
+        return [p for p in self.points if p.status == "skipped"]
+
+
+# --------------------------------------------------------------------------- grid
+
+
+def _grid_items(spec: ParameterSpec, text: str) -> list[str] | list[Any]:
+    text = text.strip()
+    if not spec.is_list and text.startswith("["):
+        loaded = yaml.safe_load(text)
+        if isinstance(loaded, list):
+            return loaded
+    return split_list_text(text)
+
+
+def parse_grid(
+    specs: Sequence[ParameterSpec],
+    grid: Sequence[str] | Mapping[str, Any],
+    chapter: str | None = None,
+) -> dict[str, list[Any]]:
+    """Read ``["NAME=v1,v2", ...]`` (or a mapping name -> list/text) into typed value lists.
+
+    Values are separated by commas outside brackets, so a ``list[...]`` parameter takes one
+    bracketed list per point (``widths=[100,200],[400]``) and a bare ``widths=100,200`` means the
+    points ``[100]`` and ``[200]``. A scalar parameter also accepts a YAML list (``x=[0.1, 0.2]``).
+
+    Raises:
+        ParameterError: malformed item, unknown or repeated name, empty value list, a bad value.
+    """
+    by_name = specs_by_name(specs)
+    items: list[tuple[str, Any]] = []
+    if isinstance(grid, Mapping):
+        items = list(grid.items())
+    else:
+        for raw in grid:
+            name, sep, values = raw.partition("=")
+            if not sep or not name.strip():
+                raise ParameterError(f"--grid {raw!r}: expected NAME=v1,v2,...")
+            items.append((name.strip(), values))
+    out: dict[str, list[Any]] = {}
+    for name, values in items:
+        if name not in by_name:
+            raise unknown_parameter_error(name, list(by_name), chapter)
+        if name == "output_dir":
+            raise ParameterError("output_dir cannot be swept; use --out DIR for the sweep folder")
+        if name in out:
+            raise ParameterError(f"--grid {name!r} is given twice; put all its values in one --grid")
+        spec = by_name[name]
+        raw_items = _grid_items(spec, values) if isinstance(values, str) else list(values)
+        if not raw_items:
+            raise ParameterError(f"--grid {name}=... has no values")
+        typed = [convert(spec, v, from_text=True) for v in raw_items]
+        out[name] = typed
+    if not out:
+        raise ParameterError("a sweep needs at least one --grid NAME=v1,v2")
+    return out
+
+
+def expand_grid(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Cartesian product of the grid, first name varying slowest."""
+    names = list(grid)
+    return [
+        dict(zip(names, combo, strict=True))
+        for combo in itertools.product(*(grid[n] for n in names))
+    ]
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Flatten nested dicts to dotted keys (``{"a": {"b": 1}} -> {"a.b": 1}``); lists stay values."""
+    out: dict[str, Any] = {}
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, Mapping) and v:
+                out.update(flatten(v, key))
+            else:
+                out[key] = v
+    else:
+        out[prefix or "value"] = obj
+    return out
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def _point_worker(chapter: str, values: dict, run_dir: str, book_dir: str) -> dict:
+    """Run one point into ``run_dir`` (in a worker process); return its outcome."""
+    res = run_chapter(chapter, overrides=values, out=run_dir, book_dir=book_dir, overwrite=True)
+    return {"ok": res.ok, "error": res.error, "seconds": res.seconds}
+
+
+def _ray_point_files(chapter: str, values: dict, book_dir: str) -> dict:
+    """Ray task body when the driver's disk may not be shared: run in a temporary folder on the
+    worker and send every file back."""
+    tmp = Path(tempfile.mkdtemp(prefix="graphon-point-"))
+    try:
+        res = run_chapter(chapter, overrides=values, out=tmp / "run", book_dir=book_dir)
+        files = {
+            str(p.relative_to(res.run_dir)): p.read_bytes()
+            for p in res.run_dir.rglob("*")
+            if p.is_file()
+        }
+        return {"ok": res.ok, "error": res.error, "seconds": res.seconds, "files": files}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _store_files(run_dir: Path, files: Mapping[str, bytes]) -> None:
+    tmp = run_dir.with_name(f".{run_dir.name}.incoming")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for rel, data in files.items():
+        target = tmp / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    tmp.rename(run_dir)
+
+
+def _point_outcome(p: Point, code: int | None, log_path: Path) -> dict:
+    if run_is_complete(p.run_dir):
+        info = yaml.safe_load((p.run_dir / "run.yaml").read_text()) or {}
+        return {"ok": True, "error": None, "seconds": info.get("seconds")}
+    info = {}
+    with contextlib.suppress(OSError, yaml.YAMLError):
+        info = yaml.safe_load((p.run_dir / "run.yaml").read_text()) or {}
+    error = info.get("error") or f"the run exited with status {code}; see {log_path}"
+    return {"ok": False, "error": error, "seconds": info.get("seconds")}
+
+
+def _run_local(todo, chapter, book, jobs, report, sweep_dir: Path) -> None:
+    """Run each point as ``python -m graphon run CHAPTER --out POINT_DIR`` in its own process,
+    at most ``jobs`` at a time. On Ctrl-C/SIGTERM the running points are stopped (each one shuts
+    its kernel down and removes its unfinished folder) before the interrupt goes on."""
+    logs = sweep_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    pkg_root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    pending = list(todo)
+    running: dict[subprocess.Popen, tuple[Point, Any, Path]] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                p = pending.pop(0)
+                shutil.rmtree(p.run_dir, ignore_errors=True)  # an unfinished earlier attempt
+                preset = logs / f"{p.hash}.params.yaml"
+                preset.write_text(yaml.safe_dump(_overrides(p), sort_keys=False))
+                log_path = logs / f"{p.hash}.log"
+                fh = open(log_path, "w")  # noqa: SIM115 - closed when the process ends
+                cmd = [
+                    sys.executable, "-m", "graphon", "run", chapter, "--preset", str(preset),
+                    "--out", str(p.run_dir), "--book-dir", str(book),
+                ]
+                proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+                running[proc] = (p, fh, log_path)
+            time.sleep(0.05)
+            for proc in [q for q in running if q.poll() is not None]:
+                p, fh, log_path = running.pop(proc)
+                fh.close()
+                with contextlib.suppress(OSError):
+                    (logs / f"{p.hash}.params.yaml").unlink()
+                report(p, _point_outcome(p, proc.returncode, log_path))
+    except BaseException:
+        for proc in running:
+            with contextlib.suppress(OSError):
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.time() + 20
+        for proc, (_p, fh, _log) in running.items():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            fh.close()
+        raise
+
+
+def _run_ray(todo, chapter, book, jobs, address, report, ship_files=None):
+    try:
+        import ray
+    except ImportError:
+        raise ParameterError(
+            "--cluster ray needs Ray: pip install -e \".[cluster]\" (or pip install ray)"
+        ) from None
+    started = False
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=max(1, jobs), include_dashboard=False, log_to_driver=False)
+        started = True
+    try:
+        gpus = ray.cluster_resources().get("GPU", 0) >= 1
+        # a remote cluster may not share this disk: its workers send the files back
+        ship = bool(address) if ship_files is None else bool(ship_files)
+        task_files = ray.remote(_ray_point_files)
+        task_direct = ray.remote(_point_worker)
+        refs = {}
+        for p in todo:
+            opts = {"num_cpus": 1}
+            if gpus and p.parameters.get("device", "auto") != "cpu":
+                opts["num_gpus"] = 1
+            if ship:
+                ref = task_files.options(**opts).remote(chapter, _overrides(p), str(book))
+            else:
+                ref = task_direct.options(**opts).remote(
+                    chapter, _overrides(p), str(p.run_dir), str(book)
+                )
+            refs[ref] = p
+        pending = list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                p = refs[ref]
+                out = ray.get(ref)
+                if ship:
+                    _store_files(p.run_dir, out.pop("files"))
+                report(p, out)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _overrides(p: Point) -> dict[str, Any]:
+    return {k: v for k, v in p.parameters.items() if k != "output_dir"}
+
+
+# --------------------------------------------------------------------------- table + figure
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, (list, tuple, dict)):
+        return json.dumps(v)
+    return v
+
+
+def build_rows(points: Sequence[Point], grid_names: Sequence[str]) -> list[dict[str, Any]]:
+    """One dict per point: bookkeeping, grid parameters, other parameters, flattened metrics."""
+    rows = []
+    for p in points:
+        row: dict[str, Any] = {
+            "point": p.index,
+            "hash": p.hash,
+            "status": "ok" if p.status in ("ok", "skipped") else p.status,
+            "seconds": p.seconds,
+            "error": p.error,
+        }
+        params = _overrides(p)
+        for name in grid_names:
+            row[name] = _cell(params[name])
+        for name, v in params.items():
+            if name not in row:
+                row[name] = _cell(v)
+        mpath = p.run_dir / "metrics.json"
+        if mpath.is_file():
+            try:
+                metrics = json.loads(mpath.read_text())
+            except ValueError:
+                metrics = {}
+            for k, v in flatten(metrics).items():
+                key = k if k not in row else f"metrics.{k}"
+                row[key] = _cell(v)
+        row["run_dir"] = str(Path("points") / p.hash)
+        rows.append(row)
+    return rows
+
+
+def write_table(rows: list[dict[str, Any]], path: Path, fmt: str = "csv") -> Path:
+    """Write the rows with pandas (CSV, or Parquet through pyarrow)."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    if fmt == "parquet":
+        df.to_parquet(path, index=False)
+    else:
+        df.to_csv(path, index=False)
+    return path
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def summary_figure(
+    points: Sequence[Point],
+    rows: Sequence[dict[str, Any]],
+    grid_names: Sequence[str],
+    path: Path,
+    plot: Sequence[str] | None = None,
+) -> Path:
+    """Numeric scalar metrics against the first grid parameter, one line per combination of the
+    other grid parameters (successful points only); PNG. ``plot`` holds glob patterns choosing the
+    metric columns (default: the first 12 numeric metrics)."""
+    from matplotlib.figure import Figure
+
+    x_name = grid_names[0]
+    others = list(grid_names[1:])
+    reserved = {"point", "hash", "status", "seconds", "error", "run_dir"}
+    params = set(_overrides(points[0])) if points else set()
+    ok_rows = [r for r in rows if r["status"] == "ok"]
+    metric_cols = []
+    for r in ok_rows:
+        for k, v in r.items():
+            if k in reserved or k in params or k in metric_cols:
+                continue
+            if _is_number(v):
+                metric_cols.append(k)
+    if plot:
+        metric_cols = [c for c in metric_cols if any(fnmatch.fnmatchcase(c, pat) for pat in plot)]
+    metric_cols = metric_cols[:12]
+    xs_raw = [r[x_name] for r in ok_rows]
+    numeric_x = all(_is_number(v) for v in xs_raw) and bool(xs_raw)
+    cats = list(dict.fromkeys(str(v) for v in xs_raw))
+    n = max(1, len(metric_cols))
+    ncols = min(3, n)
+    nrows = math.ceil(n / ncols)
+    fig = Figure(figsize=(4.2 * ncols, 3.2 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    if not metric_cols:
+        axes[0].text(0.5, 0.5, "no numeric metrics", ha="center", va="center")
+        axes[0].set_axis_off()
+    for ax, metric in zip(axes[: len(metric_cols)], metric_cols, strict=True):
+        groups: dict[str, list[tuple[Any, Any]]] = {}
+        for r in ok_rows:
+            label = ", ".join(f"{o}={r[o]}" for o in others)
+            x = r[x_name] if numeric_x else cats.index(str(r[x_name]))
+            y = r.get(metric)
+            if _is_number(y):
+                groups.setdefault(label, []).append((x, y))
+        for label, pts in groups.items():
+            pts.sort(key=lambda t: t[0])
+            ax.plot([a for a, _ in pts], [b for _, b in pts], "o-", label=label or None)
+        if not numeric_x:
+            ax.set_xticks(range(len(cats)), cats, rotation=30, ha="right")
+        ax.set_xlabel(x_name)
+        ax.set_title(metric, fontsize=10)
+        if others and len(groups) > 1:
+            ax.legend(fontsize=7)
+    fig.suptitle(f"sweep over {x_name}: {len(ok_rows)} successful points", fontsize=11)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def run_sweep(
+    chapter: str,
+    grid: Sequence[str] | Mapping[str, Any],
+    overrides: Mapping[str, Any] | None = None,
+    preset: str | Path | None = None,
+    device: str | None = None,
+    jobs: int = 1,
+    cluster: str = "local",
+    address: str | None = None,
+    out: str | Path | None = None,
+    fmt: str = "csv",
+    book_dir: str | Path | None = None,
+    runs_dir: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
+    plot: Sequence[str] | None = None,
+    ship_files: bool | None = None,
+) -> SweepResult:
+    """Run every grid point not already done, then write the table and the summary figure.
+
+    Args mirror ``python -m graphon sweep``; ``grid`` is ``["NAME=v1,v2", ...]`` or a mapping.
+    ``ship_files`` (Ray only): run each point in a temporary folder on the worker and send its
+    files back to this machine; default True with an ``address`` (a cluster whose disks may not
+    be shared), False for a local Ray. ``plot``: glob patterns of the metric columns drawn in
+    ``summary.png``.
+
+    Returns:
+        :class:`SweepResult` (``result.failed`` lists points whose notebook raised).
+
+    Raises:
+        ParameterError: before anything runs, for any bad chapter, preset, grid or value, a bad
+        ``jobs``/``cluster``/``fmt``, or Parquet without pyarrow.
+    """
+    log = log or (lambda msg: None)
+    if fmt not in FORMATS:
+        raise ParameterError(f"unknown table format {fmt!r}; choices: {'|'.join(FORMATS)}")
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ParameterError(
+                "--format parquet needs pyarrow (pip install pyarrow); or use --format csv"
+            ) from None
+    if cluster not in CLUSTERS:
+        raise ParameterError(f"unknown cluster {cluster!r}; choices: {'|'.join(CLUSTERS)}")
+    if address and cluster != "ray":
+        raise ParameterError("--address only applies with --cluster ray")
+    if isinstance(jobs, bool) or int(jobs) < 1:
+        raise ParameterError(f"--jobs must be an integer >= 1, got {jobs!r}")
+    jobs = int(jobs)
+    book = (Path(book_dir) if book_dir is not None else default_book_dir()).resolve()
+    runs = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+
+    _path, specs, base = resolve_parameters(chapter, overrides, preset, device, book)
+    typed_grid = parse_grid(specs, grid, chapter)
+    clash = sorted(set(typed_grid) & set(overrides or {}))
+    if clash:
+        raise ParameterError(f"{', '.join(clash)} given both with -p and --grid; keep one")
+    base = {k: v for k, v in base.items() if k != "output_dir"}
+    fixed = {k: v for k, v in base.items() if k not in typed_grid}
+    sweep_hash = params_hash(chapter, {"fixed": fixed, "grid": typed_grid})
+    sweep_dir = Path(out) if out is not None else runs / chapter / f"sweep-{sweep_hash}"
+    sweep_dir = sweep_dir.resolve()
+
+    points: list[Point] = []
+    seen: set[str] = set()
+    for i, gv in enumerate(expand_grid(typed_grid)):
+        params = {**base, **gv}
+        h = params_hash(chapter, params)
+        if h in seen:
+            continue  # repeated value in a --grid: one run is enough
+        seen.add(h)
+        points.append(Point(i, gv, params, h, sweep_dir / "points" / h))
+    for k, p in enumerate(points):
+        p.index = k
+
+    (sweep_dir / "points").mkdir(parents=True, exist_ok=True)
+    for stale in (sweep_dir / "points").glob(".*.incoming"):
+        shutil.rmtree(stale, ignore_errors=True)
+    meta = {
+        "chapter": chapter,
+        "sweep_hash": sweep_hash,
+        "preset": None if preset is None else str(preset),
+        "grid": typed_grid,
+        "fixed": fixed,
+        "points": [{"hash": p.hash, **p.grid_values} for p in points],
+    }
+    (sweep_dir / "sweep.yaml").write_text(
+        yaml.safe_dump(meta, sort_keys=False, default_flow_style=None)
+    )
+
+    todo = []
+    for p in points:
+        if run_is_complete(p.run_dir):
+            p.status = "skipped"
+            p.seconds = _seconds(p.run_dir)
+            log(f"[{p.index + 1}/{len(points)}] {_label(p)}: already done, skipped")
+        else:
+            todo.append(p)
+    log(
+        f"sweep {chapter}: {len(points)} points, {len(points) - len(todo)} already done, "
+        f"{len(todo)} to run ({cluster}, jobs={jobs}) in {sweep_dir}"
+    )
+
+    def report(p: Point, outcome: Mapping[str, Any]) -> None:
+        p.status = "ok" if outcome["ok"] else "failed"
+        p.error = outcome.get("error")
+        p.seconds = None if outcome.get("seconds") is None else round(outcome["seconds"], 3)
+        msg = "done" if outcome["ok"] else f"FAILED ({p.error}); notebook: {p.run_dir / (chapter + '.ipynb')}"
+        secs = f" in {p.seconds:.1f} s" if p.seconds is not None and outcome["ok"] else ""
+        log(f"[{p.index + 1}/{len(points)}] {_label(p)}: {msg}{secs}")
+
+    if todo:
+        if cluster == "ray":
+            _run_ray(todo, chapter, book, jobs, address, report, ship_files)
+        else:
+            _run_local(todo, chapter, book, jobs, report, sweep_dir)
+
+    rows = build_rows(points, list(typed_grid))
+    table = write_table(rows, sweep_dir / f"results.{'parquet' if fmt == 'parquet' else 'csv'}", fmt)
+    figure = None
+    try:
+        figure = summary_figure(points, rows, list(typed_grid), sweep_dir / "summary.png", plot)
+    except Exception as exc:  # a figure problem must not lose the table
+        log(f"summary figure skipped: {exc}")
+    return SweepResult(chapter, sweep_dir, table, figure, points)
+
+
+def _label(p: Point) -> str:
+    return " ".join(f"{k}={v}" for k, v in p.grid_values.items())
+
+
+def _seconds(run_dir: Path) -> float | None:
+    try:
+        info = yaml.safe_load((run_dir / "run.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    return info.get("seconds")
