@@ -20,7 +20,7 @@ help:
 	@echo "make run NB=convergence P='-p density 0.1'   rerun one chapter with new parameters"
 	@echo "make sweep NB=convergence G='--grid density=0.05,0.1'   sweep a grid of parameters"
 	@echo "make list        list the chapters, their parameters count and presets"
-	@echo "make student     build the student edition (solutions stripped) into student/"
+	@echo "make student     build the student edition (solutions stripped) into student/_build/html"
 	@echo "make bench       time the batched kernels (benchmarks/)"
 	@echo "make clean       remove builds and runs"
 
@@ -39,30 +39,37 @@ test-slow: venv
 	GRAPHON_PROGRESS=0 $(BIN)/python -m pytest -q -m slow
 
 lint: venv
-	$(BIN)/ruff check graphon tests benchmarks
+	$(BIN)/ruff check graphon tests benchmarks scripts
 
-_static_vendor/mathjax/tex-mml-chtml.js:
+# MathJax 3 served from the site itself (no CDN): the combined component, its fonts, and the TeX extensions
+# that it autoloads on demand (\boldsymbol, \cancel, mathtools...; without them such a page shows raw TeX).
+# The stamp names the version and the recipe, so a machine with an older _static_vendor re-vendors.
+MATHJAX_STAMP := _static_vendor/mathjax/.vendored-$(MATHJAX)-2
+$(MATHJAX_STAMP):
+	rm -rf _static_vendor/mathjax
 	tmp=$$(mktemp -d) && cd $$tmp && npm pack -q mathjax@$(MATHJAX) >/dev/null && tar xzf mathjax-$(MATHJAX).tgz && \
-	mkdir -p $(CURDIR)/_static_vendor/mathjax/output/chtml/fonts && \
+	mkdir -p $(CURDIR)/_static_vendor/mathjax/output/chtml/fonts $(CURDIR)/_static_vendor/mathjax/input/tex && \
 	cp package/es5/tex-mml-chtml.js $(CURDIR)/_static_vendor/mathjax/ && \
 	cp -r package/es5/output/chtml/fonts/woff-v2 $(CURDIR)/_static_vendor/mathjax/output/chtml/fonts/ && \
+	cp -r package/es5/input/tex/extensions $(CURDIR)/_static_vendor/mathjax/input/tex/ && \
 	rm -rf $$tmp
+	touch $@
 
-mathjax: _static_vendor/mathjax/tex-mml-chtml.js
+mathjax: $(MATHJAX_STAMP)
 
 # MPLBACKEND must not reach the kernels: with Agg set, plt.show() draws nothing and the book loses its figures.
 book: venv mathjax
 	env -u MPLBACKEND GRAPHON_PROGRESS=0 $(BIN)/jupyter-book build . --all -W -n --keep-going
 
-check-site:
+check-site: venv
 	$(BIN)/python scripts/check_site.py _build/html
 
 browser-test: venv
-	bash scripts/ci_browser_setup.sh
+	bash scripts/ci_browser_setup.sh $(VENV)
 	$(BIN)/python -m pytest -q -m browser tests/browser --site _build/html
 
-student: venv
-	$(BIN)/python scripts/student_edition.py --out student
+student: venv mathjax
+	$(BIN)/python scripts/student_edition.py --out student --build
 
 NB ?= convergence
 P ?=

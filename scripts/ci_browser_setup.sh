@@ -17,7 +17,7 @@ if [ ! -x /usr/bin/chromium ]; then
     # fonts-dejavu-core: a fallback font, so pages render text even on a minimal image.
     $SUDO apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core >/dev/null
 fi
-/usr/bin/chromium --version
+/usr/bin/chromium --version 2>/dev/null  # the Debian wrapper prints a harmless shell warning
 
 if [ ! -x "$PY" ]; then
     echo "no virtual environment at $VENV (run 'make venv' first)" >&2

@@ -1,0 +1,265 @@
+"""Unit tests of scripts/check_site.py on a tiny fake built site (no Sphinx build needed)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("check_site", ROOT / "scripts" / "check_site.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["check_site"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+cs = _load()
+
+TOC = """\
+format: jb-book
+root: book/intro
+parts:
+  - caption: Results
+    chapters:
+      - file: book/convergence
+        sections:
+          - file: book/convergence_extra
+      - file: book/expressivity.md
+      - file: book/generalisation
+  - caption: Other
+    chapters:
+      - url: https://example.org
+        title: an external link
+      - file: book/references
+"""
+
+PAGE = """<!DOCTYPE html>
+<html><head>
+<link rel="stylesheet" href="../_static/styles/theme.css" />
+<script src="../_static/doctools.js"></script>
+<script defer="defer" src="../_static/mathjax/tex-mml-chtml.js"></script>
+{head}
+</head><body>
+<p>Text with a <a href="https://doi.org/10.1000/xyz">DOI link</a>.</p>
+{body}
+</body></html>
+"""
+
+FIGURE = """
+<div class="cell tag_hide-input docutils container">
+<div class="cell_output docutils container">
+<figure class="align-default" id="fig-x">
+<img alt="_images/abc.png" src="../_images/abc.png" />
+<figcaption><p><span class="caption-number">Fig. 1 </span>Caption.</p></figcaption>
+</figure>
+</div></div>
+"""
+
+
+def make_site(tmp_path: Path, chapter_body: str = FIGURE, head: str = "") -> tuple[Path, Path]:
+    html = tmp_path / "_build" / "html"
+    (html / "book").mkdir(parents=True)
+    (html / "_images").mkdir()
+    (html / "_images" / "abc.png").write_bytes(b"\x89PNG fake")
+    (html / "_static" / "mathjax").mkdir(parents=True)
+    (html / "_static" / "mathjax" / "tex-mml-chtml.js").write_text("// mathjax")
+    (html / "_static" / "mathjax" / "input" / "tex" / "extensions").mkdir(parents=True)
+    (html / "_static" / "mathjax" / "input" / "tex" / "extensions" / "boldsymbol.js").write_text("//")
+    (html / "_static" / "styles").mkdir(parents=True)
+    (html / "_static" / "styles" / "theme.css").write_text("body { background: url(../img/x.png); }")
+    (html / "_sources" / "book").mkdir(parents=True)
+    for page in ("intro", "convergence_extra", "references"):
+        (html / "book" / f"{page}.html").write_text(PAGE.format(head=head, body="<p>Plain page.</p>"))
+    for page in ("convergence", "expressivity", "generalisation"):
+        (html / "book" / f"{page}.html").write_text(PAGE.format(head=head, body=chapter_body))
+        (html / "_sources" / "book" / f"{page}.ipynb").write_text('{"nbformat": 4, "cells": []}')
+    toc = tmp_path / "_toc.yml"
+    toc.write_text(TOC)
+    return html, toc
+
+
+def run(html: Path, toc: Path, *extra: str) -> int:
+    return cs.main([str(html), "--toc", str(toc), *extra])
+
+
+def test_toc_pages_walks_parts_and_sections(tmp_path):
+    toc = tmp_path / "_toc.yml"
+    toc.write_text(TOC)
+    assert cs.toc_pages(toc) == ["book/intro", "book/convergence", "book/convergence_extra",
+                                 "book/expressivity", "book/generalisation", "book/references"]
+
+
+@pytest.mark.parametrize("url, remote", [
+    ("https://cdn.jsdelivr.net/x.js", True), ("http://a.b/c", True), ("//unpkg.com/x", True),
+    ("../_static/x.js", False), ("_images/a.png", False), ("data:image/png;base64,AA", False),
+    ("file:///tmp/x", False), ("#anchor", False),
+])
+def test_is_remote(url, remote):
+    assert cs.is_remote(url) is remote
+
+
+def test_good_site_passes(tmp_path, capsys):
+    html, toc = make_site(tmp_path)
+    assert run(html, toc) == 0
+    out = capsys.readouterr().out
+    assert "book/convergence: 1 figure image(s)" in out and "1 in numbered figures" in out
+    assert "OK" in out
+
+
+def test_toc_is_found_next_to_the_build_by_default(tmp_path, monkeypatch):
+    html, _ = make_site(tmp_path)
+    monkeypatch.chdir(tmp_path / "_build")  # no _toc.yml in the cwd
+    assert cs.main([str(html)]) == 0
+
+
+def test_missing_toc_page_fails(tmp_path, capsys):
+    html, toc = make_site(tmp_path)
+    (html / "book" / "convergence_extra.html").unlink()
+    assert run(html, toc) == 1
+    err = capsys.readouterr().err
+    assert "book/convergence_extra: listed in _toc.yml" in err
+
+
+def test_chapter_without_figure_fails(tmp_path, capsys):
+    html, toc = make_site(tmp_path, chapter_body="<div class='cell_output docutils container'><pre>1</pre></div>")
+    assert run(html, toc) == 1
+    err = capsys.readouterr().err
+    assert "book/convergence: 0 figure image(s)" in err and "MPLBACKEND" in err
+
+
+def test_image_outside_cell_output_does_not_count(tmp_path, capsys):
+    html, toc = make_site(tmp_path, chapter_body='<img src="../_images/abc.png" />')
+    assert run(html, toc) == 1
+    assert "0 figure image(s)" in capsys.readouterr().err
+
+
+def test_min_figures_and_chapter_selection(tmp_path):
+    html, toc = make_site(tmp_path)
+    assert run(html, toc, "--min-figures", "2") == 1
+    assert run(html, toc, "--min-figures", "2", "--chapters") == 0  # no chapter to check
+
+
+def test_missing_image_file_fails(tmp_path, capsys):
+    html, toc = make_site(tmp_path)
+    (html / "_images" / "abc.png").unlink()
+    assert run(html, toc) == 1
+    assert "image ../_images/abc.png is missing or empty" in capsys.readouterr().err
+
+
+def test_traceback_output_fails(tmp_path, capsys):
+    body = FIGURE + '<div class="cell_output docutils container"><div class="output traceback highlight-ipythontb notranslate"><pre>Error</pre></div></div>'
+    html, toc = make_site(tmp_path, chapter_body=body)
+    assert run(html, toc) == 1
+    assert "error output" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("head, message", [
+    ('<script defer src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>',
+     "loads a resource from another host"),
+    ('<link rel="stylesheet" href="https://fonts.example.org/font.css" />', "loads a resource from another host"),
+    ('<link rel="preload" as="font" href="//fonts.example.org/f.woff2" />', "loads a resource from another host"),
+    ('<script>const THEBE_JS_URL = "https://unpkg.com/thebe@0.8.2/lib/index.js"</script>',
+     "mentions the CDN host 'unpkg.com'"),
+    ('<img src="https://example.org/logo.png" />', "loads a resource from another host"),
+    ('<iframe src="https://example.org/embed"></iframe>', "loads a resource from another host"),
+])
+def test_remote_resources_fail(tmp_path, capsys, head, message):
+    html, toc = make_site(tmp_path, head=head)
+    assert run(html, toc) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_external_links_are_allowed(tmp_path):
+    html, toc = make_site(tmp_path, head='<link rel="canonical" href="https://example.org/book/" />')
+    assert run(html, toc) == 0
+
+
+def test_remote_css_import_fails(tmp_path, capsys):
+    html, toc = make_site(tmp_path)
+    (html / "_static" / "styles" / "fonts.css").write_text(
+        "@import url('https://fonts.googleapis.com/css?family=Lato');")
+    assert run(html, toc) == 1
+    assert "CSS loads from another host" in capsys.readouterr().err
+
+
+def test_missing_local_mathjax_fails(tmp_path, capsys):
+    html, toc = make_site(tmp_path)
+    (html / "_static" / "mathjax" / "tex-mml-chtml.js").unlink()
+    assert run(html, toc) == 1
+    assert "make mathjax" in capsys.readouterr().err
+
+
+def test_missing_notebook_download_fails_unless_disabled(tmp_path, capsys):
+    html, toc = make_site(tmp_path)
+    (html / "_sources" / "book" / "expressivity.ipynb").unlink()
+    assert run(html, toc) == 1
+    assert "no notebook download" in capsys.readouterr().err
+    assert run(html, toc, "--no-ipynb") == 0
+
+
+def test_missing_build_folder(tmp_path, capsys):
+    toc = tmp_path / "_toc.yml"
+    toc.write_text(TOC)
+    assert run(tmp_path / "nope", toc) == 1
+    assert "make book" in capsys.readouterr().err
+
+
+def test_mathjax_without_its_tex_extensions_fails(tmp_path, capsys):
+    import shutil
+
+    html, toc = make_site(tmp_path)
+    shutil.rmtree(html / "_static" / "mathjax" / "input")
+    assert run(html, toc) == 1
+    assert "TeX extensions" in capsys.readouterr().err
+
+
+# --- scripts/export_notebooks.py: the Sphinx hook that puts the .ipynb in each chapter's download menu ---
+
+def _load_export():
+    spec = importlib.util.spec_from_file_location("export_notebooks", ROOT / "scripts" / "export_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Env:
+    def __init__(self, metadata):
+        self.metadata = metadata
+
+
+class _App:
+    def __init__(self, root: Path, metadata):
+        self.outdir = str(root / "_build" / "html")
+        self.srcdir = str(root)
+        self.env = _Env(metadata)
+
+
+def test_export_notebooks_hook(tmp_path):
+    import json
+
+    ex = _load_export()
+    executed = tmp_path / "_build" / "jupyter_execute" / "book"
+    executed.mkdir(parents=True)
+    nb = {"nbformat": 4, "nbformat_minor": 5, "cells": [{"cell_type": "code", "source": "x = 1",
+          "metadata": {"tags": ["parameters"]}, "outputs": [], "execution_count": 1}],
+          "metadata": {"jupytext": {"formats": "md:myst"}, "source_map": [1], "kernelspec": {"name": "python3"}}}
+    (executed / "ch.ipynb").write_text(json.dumps(nb))
+    app = _App(tmp_path, {"book/ch": {"kernelspec": {"name": "python3"}}, "book/intro": {}})
+
+    context = {}
+    ex._add_ipynb_download(app, "book/ch", "page.html", context, doctree=object())
+    assert context["ipynb_source"] == "book/ch.ipynb"
+    written = json.loads((tmp_path / "_build" / "html" / "_sources" / "book" / "ch.ipynb").read_text())
+    assert "jupytext" not in written["metadata"] and "source_map" not in written["metadata"]
+    assert written["metadata"]["kernelspec"] == {"name": "python3"}
+    assert written["cells"][0]["metadata"]["tags"] == ["parameters"]
+
+    context = {}  # a page that is not a notebook gets nothing
+    ex._add_ipynb_download(app, "book/intro", "page.html", context, doctree=object())
+    assert "ipynb_source" not in context
