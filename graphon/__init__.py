@@ -19,6 +19,7 @@ _SUBMODULES = (
     "data",
     "device",
     "expressivity",
+    "fitting",
     "graphons",
     "models",
     "ntk",

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .fitting import loglog_slope
+
 __all__ = [
     "set_style",
     "graphon_heatmaps",
@@ -149,22 +151,6 @@ def graphon_heatmaps(
     if suptitle:
         fig.suptitle(suptitle)
     return fig
-
-
-def loglog_slope(x, y) -> float:
-    """Least-squares slope of ``log y`` against ``log x`` (the exponent of a power law ``y ~ x^slope``).
-
-    Raises:
-        ValueError: for fewer than two points, different lengths, or non-positive values.
-    """
-    x = np.asarray(x, dtype=float).ravel()
-    y = np.asarray(y, dtype=float).ravel()
-    if x.shape != y.shape or x.size < 2:
-        raise ValueError(f"x and y must have the same length >= 2, got {x.size} and {y.size}")
-    if np.any(x <= 0) or np.any(y <= 0):
-        raise ValueError("x and y must be positive for a log-log fit")
-    slope, _ = np.polyfit(np.log(x), np.log(y), 1)
-    return float(slope)
 
 
 def loglog_with_slope(ax, x, y, label: str, **plot_kw) -> float:

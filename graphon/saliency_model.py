@@ -44,6 +44,7 @@ from scipy.optimize import brentq
 
 from . import graphons
 from .device import generator, resolve_device
+from .fitting import loglog_slope
 from .progress import progress
 from .validation import check_choice, check_density, check_in_range, check_positive_int, check_seeds
 
@@ -628,12 +629,6 @@ def _limit_threshold(model: FactorisedSaliencyModel, rho: float) -> float:
 # ----------------------------------------------------------------------------------------------
 # convergence experiment
 # ----------------------------------------------------------------------------------------------
-
-
-def loglog_slope(x, y) -> float:
-    """Least-squares slope of ``log y`` against ``log x`` (e.g. ``-0.5`` for an ``n^{-1/2}`` rate)."""
-    lx, ly = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
-    return float(np.polyfit(lx, ly, 1)[0])
 
 
 @dataclass
