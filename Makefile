@@ -85,6 +85,7 @@ sweep: venv
 
 bench: venv
 	$(BIN)/python benchmarks/bench_masks.py
+	$(BIN)/python benchmarks/bench_ntk.py
 
 clean:
 	rm -rf _build runs student .pytest_cache

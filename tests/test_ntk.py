@@ -1,0 +1,346 @@
+"""Tests of graphon.ntk: dual activations, Graphon-NTK, empirical NTK, complexity, spectrum."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from graphon import ntk
+from graphon.models import MaskedMLP
+
+F64 = torch.float64
+
+
+def _inputs(n=20, d=10, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g, dtype=F64)
+
+
+# ------------------------------------------------------------------ dual activations
+def _np_relu_dual(q1, q2, c):
+    """Arc-cosine kernels in the angle form (Cho & Saul 2009), written independently."""
+    s = np.sqrt(q1 * q2)
+    th = np.arccos(np.clip(c / s, -1, 1))
+    return s / (2 * np.pi) * (np.sin(th) + (np.pi - th) * np.cos(th)), (np.pi - th) / (2 * np.pi)
+
+
+def _np_erf_dual(q1, q2, c):
+    """Williams (1997) arcsine kernel; E erf'(a) erf'(b) = (4/pi) det(I + 2 Lambda)^{-1/2}."""
+    det = (1 + 2 * q1) * (1 + 2 * q2) - 4 * c * c
+    return (2 / np.pi) * np.arcsin(
+        2 * c / np.sqrt((1 + 2 * q1) * (1 + 2 * q2))
+    ), 4 / np.pi / np.sqrt(det)
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf", "tanh", "sigmoid"])
+def test_dual_activation_matches_monte_carlo(activation):
+    """Closed forms (relu, erf) and Gauss-Hermite (tanh, sigmoid) vs fixed-seed MC, 2e5 samples.
+
+    Tolerance: 5 Monte Carlo standard errors (estimated from the samples) + 1e-4.
+    """
+    g = torch.Generator().manual_seed(1234)
+    z = torch.randn(200_000, 2, generator=g, dtype=F64)
+    fns = {
+        "relu": (torch.relu, lambda t: (t > 0).to(F64)),
+        "erf": (torch.erf, lambda t: 2 / math.sqrt(math.pi) * torch.exp(-t * t)),
+        "tanh": (torch.tanh, lambda t: 1 - torch.tanh(t) ** 2),
+        "sigmoid": (torch.sigmoid, lambda t: torch.sigmoid(t) * (1 - torch.sigmoid(t))),
+    }
+    f, fp = fns[activation]
+    for q1, q2, c in [(1.3, 0.7, 0.5), (0.4, 2.0, -0.6), (1.0, 1.0, 0.99)]:
+        chol = torch.linalg.cholesky(torch.tensor([[q1, c], [c, q2]], dtype=F64))
+        a, b = (z @ chol.T).unbind(1)
+        v, vd = ntk.dual_activation(activation, q1, q2, c)
+        for exact, samples in ((v, f(a) * f(b)), (vd, fp(a) * fp(b))):
+            se = float(samples.std()) / math.sqrt(samples.numel())
+            assert abs(float(exact) - float(samples.mean())) < 5 * se + 1e-4
+
+
+def test_closed_forms_match_independent_numpy():
+    q1, q2, c = np.array([1.0, 0.3, 2.0]), np.array([0.5, 0.3, 1.5]), np.array([0.2, -0.29, 1.0])
+    for act, ref in (("relu", _np_relu_dual), ("erf", _np_erf_dual)):
+        v, vd = ntk.dual_activation(act, torch.tensor(q1), torch.tensor(q2), torch.tensor(c))
+        rv, rvd = ref(q1, q2, c)
+        np.testing.assert_allclose(v.numpy(), rv, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(vd.numpy(), rvd, rtol=1e-10, atol=1e-12)
+    v, _ = ntk.dual_activation("relu", 2.0, 2.0, 2.0)  # diagonal: V(q, q) = q / 2
+    assert float(v) == pytest.approx(1.0)
+
+
+def test_quadrature_matches_closed_form_for_erf():
+    q1 = torch.tensor([0.2, 1.0, 3.0], dtype=F64)
+    q2 = torch.tensor([0.5, 1.0, 2.0], dtype=F64)
+    c = torch.tensor([0.1, -0.7, 2.2], dtype=F64)
+    v, vd = ntk.dual_activation("erf", q1, q2, c, method="closed")
+    vq, vdq = ntk.dual_activation("erf", q1, q2, c, method="quadrature", degree=48)
+    torch.testing.assert_close(vq, v, atol=1e-6, rtol=1e-4)
+    torch.testing.assert_close(vdq, vd, atol=1e-6, rtol=1e-4)
+
+
+# ------------------------------------------------------------------ Graphon-NTK
+def test_constant_one_graphon_is_the_dense_ntk():
+    """W = 1 equals the dense two-layer NTK (x.x'/d) Vdot + V, here computed with numpy."""
+    x = _inputs(15, 8)
+    xn = x.numpy()
+    d = xn.shape[1]
+    gram = xn @ xn.T / d
+    q = np.diag(gram)
+    for act, ref in (("relu", _np_relu_dual), ("erf", _np_erf_dual)):
+        v, vd = ref(q[:, None] * np.ones_like(gram), q[None, :] * np.ones_like(gram), gram)
+        expected = gram * vd + v
+        got = ntk.graphon_ntk(x, None, torch.ones(3, d), activation=act, device="cpu").numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(
+            ntk.dense_ntk(x, activation=act, device="cpu").numpy(), expected, rtol=1e-7, atol=1e-9
+        )
+
+
+def test_constant_graphon_scales_relu_by_c_and_reshapes_erf():
+    """ReLU, first layer masked by W = c, readout dense: Theta_W = c Theta_dense exactly.
+
+    Reason: Sigma~ and hence Lambda scale by c; V is positively 1-homogeneous (scales by c) and Vdot
+    depends only on the angle (unchanged). For erf the ratio is not constant (shape changes).
+    """
+    x = _inputs(12, 6)
+    dense = ntk.dense_ntk(x, device="cpu")
+    for c in (0.1, 0.37, 0.8):
+        torch.testing.assert_close(
+            ntk.graphon_ntk(x, None, c, device="cpu"), c * dense, rtol=1e-8, atol=1e-12
+        )
+    ratio = ntk.graphon_ntk(x, None, 0.3, "erf", device="cpu") / ntk.dense_ntk(
+        x, activation="erf", device="cpu"
+    )
+    assert float(ratio.std()) > 1e-3
+    # deep, all L+1 matrices masked by c: c^(L+1); dense readout: c^L
+    for depth in (1, 2, 3):
+        base = ntk.graphon_ntk_deep(x, None, [1.0] * depth, device="cpu")
+        all_masked = ntk.graphon_ntk_deep(x, None, [0.3] * depth, readout=0.3, device="cpu")
+        dense_readout = ntk.graphon_ntk_deep(x, None, [0.3] * depth, device="cpu")
+        torch.testing.assert_close(all_masked, 0.3 ** (depth + 1) * base, rtol=1e-8, atol=1e-12)
+        torch.testing.assert_close(dense_readout, 0.3**depth * base, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf", "tanh"])
+def test_deep_with_one_layer_equals_shallow(activation):
+    x = _inputs(10, 7)
+    w = torch.rand(5, 7, generator=torch.Generator().manual_seed(3))
+    a = ntk.graphon_ntk(x, x[:4], w, activation, device="cpu")
+    b = ntk.graphon_ntk_deep(x, x[:4], [w], activation, device="cpu")
+    assert a.shape == (10, 4) and a.dtype == F64
+    torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9)
+
+
+def test_graphon_forms_agree_and_path_density():
+    from graphon.graphons import StepGraphon
+
+    x = _inputs(9, 8)
+    table = torch.rand(4, 8, generator=torch.Generator().manual_seed(5))
+    k_table = ntk.graphon_ntk(x, None, table, device="cpu")
+    k_step = ntk.graphon_ntk(x, None, StepGraphon(table), device="cpu")
+
+    def fn(u, v):
+        return table[(u * 4).long().clamp(max=3), (v * 8).long().clamp(max=7)].to(F64)
+
+    k_call = ntk.graphon_ntk(x, None, fn, device="cpu", quad_points=400)
+    torch.testing.assert_close(k_step, k_table, rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(k_call, k_table, rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(ntk.path_density(table), table.to(F64).mean(0))
+    # a row-constant graphon is the dense NTK of the inputs rescaled by sqrt(path density)
+    row = table[:1]
+    torch.testing.assert_close(
+        ntk.graphon_ntk(x, None, row, device="cpu"),
+        ntk.dense_ntk(x * row.to(F64).sqrt(), device="cpu"),
+    )
+
+
+# ------------------------------------------------------------------ empirical NTK
+def test_empirical_ntk_matches_autograd_and_ignores_masked_entries():
+    model = MaskedMLP(5, [7], seeds=2, device="cpu", dtype=F64)
+    mask = torch.ones(2, 7, 5, dtype=F64)
+    mask[:, :, 2] = 0.0  # coordinate 2 pruned everywhere
+    model.set_masks([mask, None])
+    x = _inputs(4, 5)
+    k = ntk.empirical_ntk(model, x)
+    assert k.shape == (2, 4, 4)
+    s = 1  # explicit per-example gradients of seed 1
+    grads = []
+    for i in range(4):
+        out = model(x[i : i + 1])[s, 0, 0]
+        g = torch.autograd.grad(out, list(model.weights))
+        grads.append(torch.cat([t[s].flatten() for t in g]))
+    gmat = torch.stack(grads)
+    torch.testing.assert_close(k[s], gmat @ gmat.T)
+    torch.testing.assert_close(ntk.empirical_ntk(model, x, seed_index=1), k[1])
+    x2 = x.clone()
+    x2[:, 2] += 5.0  # a pruned coordinate cannot change the kernel
+    torch.testing.assert_close(ntk.empirical_ntk(model, x2), k)
+
+
+def test_empirical_masked_ntk_approaches_graphon_ntk():
+    """Relative error (Frobenius) of the empirical NTK of masked nets vs the Graphon-NTK, 3 seeds.
+
+    Variance-profile masks (sqrt W): exact limit, error ~ n^{-1/2}. Bernoulli(W) masks: same trend
+    down to a Jensen gap of order 1/d.
+    """
+    d = 16
+    x = _inputs(20, d, seed=7)
+    table = 0.1 + 0.8 * torch.rand(4, d, generator=torch.Generator().manual_seed(2))
+    ref = ntk.graphon_ntk(x, None, table, device="cpu")
+    errs = {"variance": [], "bernoulli": []}
+    for n in (256, 1024, 4096):
+        for mode in errs:
+            model = MaskedMLP(d, [n], seeds=[10, 11, 12], device="cpu", dtype=F64)
+            masks = ntk.first_layer_masks(
+                table, n, d, seeds=[20, 21, 22], mode=mode, device="cpu", dtype=F64
+            )
+            model.set_masks([masks, None])
+            errs[mode].append(float(ntk.relative_error(ntk.empirical_ntk(model, x), ref).mean()))
+    v = errs["variance"]
+    assert v[0] > v[1] > v[2] and v[2] < 0.08
+    b = errs["bernoulli"]
+    assert b[2] < b[0] and b[2] < 0.1
+
+
+def test_first_layer_masks_density():
+    table = torch.tensor([[0.2, 0.8], [0.5, 0.5]])
+    m = ntk.first_layer_masks(table, 2000, 2, seeds=2, device="cpu")
+    assert m.shape == (2, 2000, 2)
+    np.testing.assert_allclose(m[:, :1000].mean((0, 1)).numpy(), [0.2, 0.8], atol=0.03)
+    mv = ntk.first_layer_masks(table, 4, 2, seeds=1, mode="variance", device="cpu")
+    torch.testing.assert_close(mv[0, 0] ** 2, table[0])
+
+
+# ------------------------------------------------------------------ complexity, alignment, spectrum
+def _spd(n=30, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(n, n, generator=g, dtype=F64)
+    return a @ a.T / n + 0.1 * torch.eye(n, dtype=F64)
+
+
+def test_complexity_matches_numpy():
+    k = _spd()
+    y = torch.sign(torch.randn(30, generator=torch.Generator().manual_seed(1), dtype=F64))
+    c = ntk.complexity(k, y)
+    ref = float(y.numpy() @ np.linalg.solve(k.numpy(), y.numpy()))
+    assert c.value == pytest.approx(ref, rel=1e-10)
+    assert c.bound == pytest.approx(math.sqrt(2 * ref / 30), rel=1e-10)
+    assert c.jitter_used == 0.0
+    assert c.lambda_min == pytest.approx(np.linalg.eigvalsh(k.numpy())[0], rel=1e-8)
+    batch = ntk.complexity(k, torch.stack([y, -y, 2 * y]))
+    np.testing.assert_allclose(batch.value, [ref, ref, 4 * ref], rtol=1e-10)
+
+
+def test_complexity_jitter_on_singular_and_errors_on_indefinite():
+    v = torch.randn(20, 3, generator=torch.Generator().manual_seed(0), dtype=F64)
+    singular = v @ v.T  # rank 3
+    c = ntk.complexity(singular, torch.ones(20))
+    assert c.jitter_used > 0 and math.isfinite(c.value)
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        ntk.complexity(singular - torch.eye(20, dtype=F64), torch.ones(20))
+    with pytest.raises(ValueError, match="square"):
+        ntk.complexity(torch.ones(3, 4), torch.ones(3))
+    with pytest.raises(ValueError, match="symmetric"):
+        ntk.complexity(torch.tensor([[1.0, 0.5], [0.0, 1.0]]), torch.ones(2))
+    with pytest.raises(ValueError, match="y must have shape"):
+        ntk.complexity(_spd(5), torch.ones(4))
+
+
+def test_alignment_matches_numpy():
+    k = _spd(25, seed=3).numpy()
+    y = np.sign(np.random.default_rng(0).standard_normal(25))
+    ref = y @ k @ y / (np.linalg.norm(k) * (y @ y))
+    assert ntk.kernel_alignment(k, y) == pytest.approx(ref, rel=1e-10)
+    h = np.eye(25) - np.ones((25, 25)) / 25
+    kc, yc = h @ k @ h, h @ y
+    ref_c = np.sum(kc * np.outer(yc, yc)) / (np.linalg.norm(kc) * np.linalg.norm(np.outer(yc, yc)))
+    assert ntk.kernel_alignment(k, y, centred=True) == pytest.approx(ref_c, rel=1e-10)
+    assert ntk.kernel_alignment(np.outer(y, y), y) == pytest.approx(1.0)
+
+
+def test_spectrum_on_known_spectrum():
+    n = 40
+    lam = np.arange(1, n + 1, dtype=float) ** -2.0
+    q, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((n, n)))
+    sp = ntk.spectrum(q @ np.diag(lam) @ q.T)
+    np.testing.assert_allclose(sp.eigenvalues.numpy(), lam, rtol=1e-8, atol=1e-12)
+    assert sp.decay_exponent == pytest.approx(2.0, rel=1e-6)
+    assert sp.effective_rank == pytest.approx(lam.sum(), rel=1e-8)
+    assert sp.top5_energy == pytest.approx(lam[:5].sum() / lam.sum(), rel=1e-8)
+    assert sp.spectral_gap == pytest.approx(4.0, rel=1e-8)
+
+
+def test_complexity_grows_with_label_noise_on_digits():
+    """Digits 3 vs 8, N = 200: y^T K^{-1} y of the dense ReLU NTK rises with label noise."""
+    from graphon.data import load_digits
+
+    split = load_digits(classes=(3, 8), test_fraction=0.3, seed=0, device="cpu")
+    x, y = split.x_train[:200].double(), split.y_train[:200].double()
+    k = ntk.dense_ntk(x, device="cpu")
+    means = []
+    for frac in (0.0, 0.25, 0.5, 1.0):
+        ys = ntk.randomise_labels(y, frac, seeds=4)
+        means.append(float(np.mean(ntk.complexity(k, ys).value)))
+    assert all(a < b for a, b in zip(means[:-1], means[1:], strict=True)), means
+    assert ntk.randomise_labels(y, 0.0, seeds=1)[0].equal(y)
+
+
+def test_concentrated_graphon_family():
+    scores = torch.linspace(0.1, 1.0, 20)
+    for gamma in (0.0, 1.0, 50.0):
+        w = ntk.concentrated_graphon(scores, 0.25, gamma)
+        assert w.shape == (1, 20) and float(w.mean()) == pytest.approx(0.25, rel=1e-6)
+    torch.testing.assert_close(
+        ntk.concentrated_graphon(scores, 0.25, 0.0), torch.full((1, 20), 0.25, dtype=F64)
+    )
+    assert int((ntk.concentrated_graphon(scores, 0.25, 200.0) > 0.99).sum()) >= 4
+
+
+# ------------------------------------------------------------------ bad input
+def test_bad_inputs_raise():
+    x = _inputs(4, 3)
+    with pytest.raises(ValueError, match="activation"):
+        ntk.graphon_ntk(x, None, 1.0, activation="gelu")
+    with pytest.raises(ValueError, match="activation"):
+        ntk.dual_activation("softplus", 1.0, 1.0, 0.5)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        ntk.graphon_ntk(x, None, torch.full((2, 3), 1.5))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        ntk.path_density(-torch.ones(2, 3))
+    with pytest.raises(ValueError, match="input dimension"):
+        ntk.graphon_ntk(x, _inputs(4, 5), 1.0)
+    with pytest.raises(ValueError, match="closed"):
+        ntk.dual_activation("tanh", 1.0, 1.0, 0.5, method="closed")
+    with pytest.raises(ValueError, match="shape"):
+        ntk.graphon_ntk_deep(x, None, [torch.ones(2, 3), torch.ones(2, 5)])
+    with pytest.raises(ValueError, match="fraction"):
+        ntk.randomise_labels(torch.ones(5), 1.5)
+    model = MaskedMLP(3, [4], seeds=1, device="cpu")
+    with pytest.raises(ValueError, match="x1"):
+        ntk.empirical_ntk(model, _inputs(2, 5).float())
+    with pytest.raises(ValueError, match="seed_index"):
+        ntk.empirical_ntk(model, x.float(), seed_index=3)
+
+
+def test_batched_graphon_ntk_equals_one_at_a_time():
+    x = _inputs(12, 6)
+    tables = torch.rand(3, 4, 6, generator=torch.Generator().manual_seed(9))
+    batch = ntk.graphon_ntk(x, x[:5], tables, device="cpu")
+    assert batch.shape == (3, 12, 5)
+    for b in range(3):
+        torch.testing.assert_close(batch[b], ntk.graphon_ntk(x, x[:5], tables[b], device="cpu"))
+
+
+def test_train_per_seed_targets_fits_each_seed_its_own_labels():
+    x = _inputs(30, 5).float()
+    targets = torch.sign(torch.randn(3, 30, generator=torch.Generator().manual_seed(4)))
+    model = MaskedMLP(5, [64], seeds=3, device="cpu")
+    res = ntk.train_per_seed_targets(model, x, targets, epochs=150, lr=1e-2, x_eval=x)
+    assert res.train_mse.shape == (3,) and res.outputs.shape == (3, 30)
+    assert float(res.train_mse.max()) < 0.5
+    agree = (torch.sign(res.outputs) == targets).float().mean(1)
+    assert float(agree.min()) > 0.8  # each seed learned its own labels
+    with pytest.raises(ValueError, match="targets"):
+        ntk.train_per_seed_targets(model, x, targets[:2], epochs=1)
