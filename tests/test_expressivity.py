@@ -1,0 +1,209 @@
+"""Tests of graphon.expressivity: dense cores (binomial law), active coordinates, fitting with fixed masks."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from graphon import expressivity as E
+from graphon.data import k_sparse_task
+
+
+def test_dense_core_size_counts_fully_wired_rows():
+    m = torch.tensor([[[1, 1, 0], [1, 0, 1], [1, 1, 1], [0, 1, 1]]], dtype=torch.float32)
+    assert E.dense_core_size(m, [0, 1]).tolist() == [2]
+    assert E.dense_core_size(m, [1, 2]).tolist() == [2]
+    assert E.dense_core_size(m, [0, 1, 2]).tolist() == [1]
+    assert E.dense_core_size(m[0], [2]).tolist() == [3]  # a single (n, d) mask counts as S = 1
+    assert E.dense_core_mask(m, [0, 1]).tolist() == [[True, False, True, False]]
+
+
+@pytest.mark.parametrize("p,k,alpha", [(0.5, 2, 1.0), (0.3, 3, 0.5), (0.7, 1, 0.25)])
+def test_dense_core_matches_binomial_mean_and_variance(p, k, alpha):
+    # Bernoulli(p) edges on A x J (|A| = alpha), nothing elsewhere: core ~ Binomial(alpha n, p^k).
+    n, S = 400, 400
+    W = E.rectangle_graphon(1000, 5, list(range(k)), p, alpha, device="cpu")
+    masks = E.sample_graphon_masks(W, n, seeds=S, device="cpu")
+    sizes = E.dense_core_size(masks, list(range(k))).double()
+    law = E.dense_core_distribution(n, W, list(range(k)))
+    assert law.binomial is not None
+    trials, q = law.binomial
+    assert trials == round(alpha * n) and q == pytest.approx(p**k, rel=1e-6)
+    assert law.mean == pytest.approx(E.expected_dense_core(n, p, k, alpha), rel=1e-6)  # float32 grid
+    assert law.variance == pytest.approx(alpha * n * p**k * (1 - p**k), rel=1e-6)
+    # mean within 4 standard errors of the binomial mean
+    se = math.sqrt(law.variance / S)
+    assert abs(float(sizes.mean()) - law.mean) < 4 * se
+    # sample variance within 4 standard errors (var of s^2 ~ 2 sigma^4 / (S - 1) for near-normal counts)
+    se_var = law.variance * math.sqrt(2.0 / (S - 1))
+    assert abs(float(sizes.var()) - law.variance) < 4 * se_var
+
+
+def test_dense_core_poisson_binomial_with_background():
+    W = E.rectangle_graphon(100, 6, [0, 1], p=0.6, alpha=0.5, background=0.2, device="cpu")
+    law = E.dense_core_distribution(500, W, [0, 1])
+    # 250 rows with q = 0.36, 250 rows with q = 0.04
+    assert law.mean == pytest.approx(250 * 0.36 + 250 * 0.04)
+    assert law.variance == pytest.approx(250 * 0.36 * 0.64 + 250 * 0.04 * 0.96)
+    assert law.binomial is None
+    masks = E.sample_graphon_masks(W, 500, seeds=300, device="cpu")
+    sizes = E.dense_core_size(masks, [0, 1]).double()
+    assert abs(float(sizes.mean()) - law.mean) < 4 * math.sqrt(law.variance / 300)
+    # constant graphon given as a float
+    assert E.dense_core_distribution(100, 0.5, [3, 4]).mean == pytest.approx(25.0)
+
+
+def test_prob_at_least_is_a_binomial_tail():
+    law = E.dense_core_law(10, 0.5, 1)
+    assert law.prob_at_least(0) == 1.0
+    assert law.prob_at_least(10) == pytest.approx(0.5**10)
+    assert law.prob_at_least(11) == 0.0
+    assert law.prob_at_least(5) == pytest.approx(sum(math.comb(10, j) for j in range(5, 11)) / 1024)
+
+
+def test_active_coordinates_recovers_planted_rectangle():
+    W = E.rectangle_graphon(200, 20, [3, 7, 11], p=0.6, alpha=0.4, background=0.1, device="cpu")
+    ac = E.active_coordinates(W, p=0.5, alpha=0.3)
+    assert ac.coords.tolist() == [3, 7, 11] and ac.k == 3
+    assert ac.row_measure == pytest.approx(0.4)
+    assert ac.rows[:80].all() and not ac.rows[80:].any()
+    # too large a row measure asked: nothing is active
+    assert E.active_coordinates(W, p=0.5, alpha=0.5).k == 0
+
+
+def test_active_coordinates_from_masks():
+    W = E.rectangle_graphon(200, 16, [2, 9], p=0.8, alpha=0.5, background=0.1, device="cpu")
+    masks = E.sample_graphon_masks(W, 200, seeds=60, device="cpu")
+    ac = E.active_coordinates(masks, p=0.6, alpha=0.4, sort_rows=False)  # positions fixed across seeds
+    assert ac.coords.tolist() == [2, 9]
+    assert abs(ac.row_measure - 0.5) < 0.02
+    # degree-sorted (the graphon convention for exchangeable hidden units) finds the same columns
+    assert E.active_coordinates(masks, p=0.6, alpha=0.3).coords.tolist() == [2, 9]
+
+
+def test_active_coordinates_common_rows_can_be_empty():
+    W = torch.zeros(100, 2)
+    W[:50, 0] = 1.0
+    W[50:, 1] = 1.0
+    ac = E.active_coordinates(W, p=1.0, alpha=0.5)
+    assert ac.coords.tolist() == [0, 1] and ac.row_measure == 0.0
+    assert E.dense_core_distribution(100, W, [0, 1]).mean == 0.0
+
+
+def test_step_graphon_input():
+    graphons = pytest.importorskip("graphon.graphons")
+    vals = torch.tensor([[0.9, 0.1], [0.2, 0.1]])
+    g = graphons.StepGraphon(vals)
+    assert E.active_coordinates(g, p=0.5, alpha=0.5).coords.tolist() == [0]
+    g2 = graphons.StepGraphon(vals, row_widths=torch.tensor([0.25, 0.75]))
+    assert E.active_coordinates(g2, p=0.5, alpha=0.2).row_measure == pytest.approx(0.25, abs=1e-3)
+
+
+def test_disconnection_floor_matches_monte_carlo():
+    torch.manual_seed(0)
+    x = torch.randn(400_000, 3, dtype=torch.float64)
+    for k in (2, 3):
+        y = torch.sign(x[:, :k].sum(1))
+        # E[y | x_1..x_{k-1}] = erf(S' / sqrt 2)
+        cond = torch.erf(x[:, : k - 1].sum(1) / math.sqrt(2))
+        mc = float(((y - cond) ** 2).mean() / y.var())
+        assert mc == pytest.approx(E.disconnection_floor("sign_sum", k), abs=0.01)
+    assert E.disconnection_floor("sum", 4, 1) == 0.25
+    assert E.disconnection_floor("product", 2) == 1.0
+    assert E.disconnection_floor("sin", 2) is None
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: E.active_coordinates(torch.rand(4, 4), p=0.0, alpha=0.5), "p"),
+        (lambda: E.active_coordinates(torch.rand(4, 4), p=1.5, alpha=0.5), "p"),
+        (lambda: E.active_coordinates(torch.rand(4, 4), p=0.5, alpha=0.0), "alpha"),
+        (lambda: E.active_coordinates(torch.rand(4, 4), p=0.5, alpha=1.2), "alpha"),
+        (lambda: E.dense_core_size(torch.ones(2, 3, 4), []), "coords"),
+        (lambda: E.dense_core_size(torch.ones(2, 3, 4), [4]), "coords"),
+        (lambda: E.dense_core_size(torch.ones(2, 3, 4), [0, 1, 2, 3, 0]), "coords"),
+        (lambda: E.dense_core_size(torch.ones(2, 3, 2), [0, 1, 2]), "k"),
+        (lambda: E.expected_dense_core(10, 0.0, 2), "p"),
+        (lambda: E.expected_dense_core(10, 0.5, 0), "k"),
+        (lambda: E.expected_dense_core(10, 0.5, 2, alpha=0.0), "alpha"),
+        (lambda: E.dense_core_law(10, 1.5, 2), "p"),
+        (lambda: E.dense_core_distribution(10, torch.rand(4, 3), []), "coords"),
+        (lambda: E.rectangle_graphon(10, 3, [0, 1, 2, 3], 0.5), "k"),
+        (lambda: E.disconnection_floor("sum", 2, 3), "missing"),
+        (lambda: E.fit_masked_network((4, 3, torch.ones(1, 3, 4)), torch.zeros(5, 4), torch.zeros(5),
+                                      torch.zeros(5, 4), torch.zeros(5), epochs=0, device="cpu"), "epochs"),
+        (lambda: E.fit_masked_network((4, 3, torch.ones(1, 3, 5)), torch.zeros(5, 4), torch.zeros(5),
+                                      torch.zeros(5, 4), torch.zeros(5), device="cpu"), "masks"),
+    ],
+)
+def test_bad_input_raises_value_error_naming_parameter(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def _tiny_task():
+    return k_sparse_task(1024, 8, 2, seed=3, target="product", n_test=1024, device="cpu")
+
+
+def test_training_reduces_error_with_full_mask_and_masks_stay_fixed():
+    sp = _tiny_task()
+    S, n = 2, 64
+    full = torch.ones(S, n, 8)
+    res = E.fit_masked_network((8, n, full), sp.x_train, sp.y_train, sp.x_test, sp.y_test,
+                               epochs=150, lr=1e-2, seed=0, device="cpu", desc=None)
+    assert res.test_mse.shape == (S,) and res.relative_test_error.shape == (S,)
+    # well below the error of the best constant (relative error 1)
+    assert float(res.relative_test_error.max()) < 0.3
+    assert res.history["train_mse"][0].mean() > res.history["train_mse"][-1].mean()
+    # a sparse mask: pruned weights stay out of the function (mask buffers are unchanged by training)
+    masks = (torch.rand(S, n, 8, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    r2 = E.fit_masked_network((8, n, masks), sp.x_train, sp.y_train, sp.x_test, sp.y_test,
+                              epochs=5, seed=0, device="cpu", desc=None)
+    m0 = r2.model.masks[0]
+    assert torch.equal(m0[..., :8], masks) and bool((m0[..., 8] == 1).all())  # bias column unpruned
+
+
+def test_disconnected_coordinate_cannot_beat_the_floor():
+    sp = _tiny_task()
+    S, n = 2, 64
+    masks = E.disconnect_coordinates(torch.ones(S, n, 8), [sp.active[1]])
+    assert masks[..., sp.active[1]].sum() == 0
+    res = E.fit_masked_network((8, n, masks), sp.x_train, sp.y_train, sp.x_test, sp.y_test,
+                               epochs=150, lr=1e-2, seed=0, device="cpu", desc=None)
+    floor = E.disconnection_floor("product", 2)
+    # E[y | x_rest] = 0: the test error cannot go (much) below Var(y); allow sampling slack
+    assert float(res.relative_test_error.min()) > 0.9 * floor
+
+
+def test_minibatch_and_model_input():
+    from graphon.models import MaskedMLP
+
+    sp = _tiny_task()
+    net = MaskedMLP(8, [16], seeds=2, device="cpu")
+    res = E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, epochs=2,
+                               batch_size=128, bias=False, device="cpu", desc=None)
+    assert res.model is net and res.history["epoch"] == [2]
+    assert torch.isfinite(res.test_mse).all()
+
+
+def test_fit_pruned_network_snip_wires_informative_coordinates():
+    pytest.importorskip("graphon.pruning")
+    sp = k_sparse_task(512, 32, 2, seed=1, target="sign_sum", n_test=256, active="random", device="cpu")
+    out = E.fit_pruned_network(sp, "snip", 64, 0.2, seeds=2, epochs=1, device="cpu")
+    assert out["density"].allclose(torch.full((2,), 0.2), atol=1e-3)
+    rnd = E.fit_pruned_network(sp, "random", 64, 0.2, seeds=2, epochs=1, device="cpu")
+    # SNIP (data-driven) keeps the active columns denser than Random at the same density
+    assert float(out["active_density"].mean()) > float(rnd["active_density"].mean()) + 0.1
+    assert out["core"].shape == (2,)
+
+
+def test_dense_core_curve_rows():
+    rows = E.dense_core_curve([50, 200], [0.5], [1, 2], alpha=0.5, seeds=50, device="cpu")
+    assert len(rows) == 4
+    for r in rows:
+        assert r["predicted"] == pytest.approx(r["alpha"] * r["n"] * r["p"] ** r["k"])
+        assert abs(r["mean"] - r["predicted_exact"]) < 4 * r["predicted_std"] / math.sqrt(50) + 1e-9
+        assert r["q05"] <= r["mean"] <= r["q95"]
