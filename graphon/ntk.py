@@ -192,6 +192,16 @@ def _check_graphon_values(values: torch.Tensor, name: str = "graphon") -> torch.
     return values
 
 
+def _as_f64(x, dev: torch.device) -> torch.Tensor:
+    """``x`` (a tensor, an array, a number, or an object holding a ``values`` table such as a
+    :class:`graphon.graphons.StepGraphon`) as a float64 tensor on ``dev``."""
+    if hasattr(x, "values") and not isinstance(x, (torch.Tensor, np.ndarray)):
+        x = x.values
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(device=dev, dtype=_F64)
+    return torch.as_tensor(np.asarray(x, dtype=float), dtype=_F64, device=dev)
+
+
 def _graphon_table(graphon, d: int | None, dev: torch.device, quad_points: int):
     """Values ``(K, d)`` of the graphon on (row block, input column) and row weights ``(K,)``.
 
@@ -232,15 +242,7 @@ def _graphon_table(graphon, d: int | None, dev: torch.device, quad_points: int):
         )
         weights = (rw / rw.sum()).to(dev)
         graphon = graphon_vals.detach().to(device="cpu", dtype=_F64)
-    elif hasattr(graphon, "values") and not isinstance(graphon, (torch.Tensor, np.ndarray)):
-        graphon = graphon.values
-    vals = torch.as_tensor(
-        graphon.detach().cpu().numpy()
-        if isinstance(graphon, torch.Tensor)
-        else np.asarray(graphon, float),
-        dtype=_F64,
-        device=dev,
-    )
+    vals = _as_f64(graphon, dev)
     if vals.ndim == 0:
         vals = vals.reshape(1, 1)
     if vals.ndim == 1:  # a single row: constant in u
@@ -267,15 +269,7 @@ def _square_table(graphon, rows: int | None, cols: int, dev, name: str):
         val = 1.0 if graphon is None else float(graphon)
         vals = torch.full((rows or 1, cols), val, dtype=_F64, device=dev)
         return _check_graphon_values(vals, name)
-    if hasattr(graphon, "values") and not isinstance(graphon, (torch.Tensor, np.ndarray)):
-        graphon = graphon.values
-    vals = torch.as_tensor(
-        graphon.detach().cpu().numpy()
-        if isinstance(graphon, torch.Tensor)
-        else np.asarray(graphon, float),
-        dtype=_F64,
-        device=dev,
-    )
+    vals = _as_f64(graphon, dev)
     if vals.ndim == 1:
         vals = vals[None, :]
     if vals.ndim != 2 or vals.shape[1] != cols:
@@ -287,13 +281,8 @@ def _square_table(graphon, rows: int | None, cols: int, dev, name: str):
 
 
 def _inputs(x1, x2, dev):
-    x1 = torch.as_tensor(x1.detach().cpu().numpy() if isinstance(x1, torch.Tensor) else x1)
-    x1 = x1.to(device=dev, dtype=_F64)
-    if x2 is None:
-        x2 = x1
-    else:
-        x2 = torch.as_tensor(x2.detach().cpu().numpy() if isinstance(x2, torch.Tensor) else x2)
-        x2 = x2.to(device=dev, dtype=_F64)
+    x1 = _as_f64(x1, dev)
+    x2 = x1 if x2 is None else _as_f64(x2, dev)
     if x1.ndim != 2 or x2.ndim != 2:
         raise ValueError(
             f"x1 and x2 must be (N, d) matrices, got shapes {tuple(x1.shape)} and {tuple(x2.shape)}"

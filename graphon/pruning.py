@@ -162,16 +162,21 @@ def _synflow_scores(
     ``|theta * dR/dtheta| = A_l * (u_l v_l^T)``.
     """
     A = [a * m for a, m in zip(abs_weights, masks, strict=True)]  # bool or float masks
-    S = A[0].shape[0]
-    dev = A[0].device
+    u, v = _path_counts(A)
+    return [a.mul_(ui).mul_(vi.transpose(-1, -2)) for a, ui, vi in zip(A, u, v, strict=True)]
+
+
+def _path_counts(A: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Output-side and input-side path counts ``u_l (S, out, 1)`` and ``v_l (S, in, 1)`` of the
+    layers ``A_l = |W_l| * M_l`` (float64, ``(S, out, in)``), so that ``dR/dA_l = u_l v_l^T``."""
+    S, dev = A[0].shape[0], A[0].device
     v = [torch.ones(S, A[0].shape[-1], 1, dtype=torch.float64, device=dev)]
     for a in A[:-1]:
         v.append(torch.bmm(a, v[-1]))
     u = [torch.ones(S, A[-1].shape[-2], 1, dtype=torch.float64, device=dev)]
     for a in reversed(A[1:]):
         u.append(torch.bmm(a.transpose(-1, -2), u[-1]))
-    u = u[::-1]
-    return [a.mul_(ui).mul_(vi.transpose(-1, -2)) for a, ui, vi in zip(A, u, v, strict=True)]
+    return u[::-1], v
 
 
 def _compute_scores(
@@ -477,14 +482,7 @@ def _synflow_loop(
     scores: list[torch.Tensor] = []
     for e in rounds:
         rho_e = density ** (e / iterations)
-        dev = A[0].device
-        v = [torch.ones(S, A[0].shape[-1], 1, dtype=torch.float64, device=dev)]
-        for a in A[:-1]:
-            v.append(torch.bmm(a, v[-1]))
-        u = [torch.ones(S, A[-1].shape[-2], 1, dtype=torch.float64, device=dev)]
-        for a in reversed(A[1:]):
-            u.append(torch.bmm(a.transpose(-1, -2), u[-1]))
-        u = u[::-1]
+        u, v = _path_counts(A)
         for i in prunable:
             torch.mul(A[i], u[i], out=views[i]).mul_(v[i].transpose(-1, -2))
             if from_current or e > 1:  # rank already pruned entries last: never regrow
