@@ -2,7 +2,8 @@
 
 The mathematics behind the companion book to Pham, Ta & Tran-Thanh (ICML 2026, arXiv 2602.06675):
 masked networks (:mod:`~graphon.models`), pruning-at-initialisation scores
-(:mod:`~graphon.pruning`), the Factorised Saliency Model (:mod:`~graphon.saliency_model`), step
+(:mod:`~graphon.pruning`), the empirical graphons of pruned networks (:mod:`~graphon.pai_graphons`),
+the Factorised Saliency Model (:mod:`~graphon.saliency_model`), step
 graphons and cut norms (:mod:`~graphon.graphons`), dense cores and active coordinates
 (:mod:`~graphon.expressivity`), the Graphon-NTK (:mod:`~graphon.ntk`), data sets
 (:mod:`~graphon.data`) and plots (:mod:`~graphon.plotting`). Submodules are imported on first use.
@@ -24,6 +25,7 @@ _SUBMODULES = (
     "models",
     "ntk",
     "outputs",
+    "pai_graphons",
     "params",
     "plotting",
     "progress",

@@ -49,6 +49,7 @@ __all__ = [
     "StepGraphon",
     "block_average",
     "cut_distance",
+    "cut_norm",
     "cut_norm_exact",
     "cut_norm_lower",
     "cut_norm_upper",
@@ -627,6 +628,48 @@ def cut_norm_upper(D, row_weights=None, col_weights=None, spectral: bool = True)
     sig = _sigma_max_upper(Ds)
     spec = sig * math.sqrt(float(w.sum())) * math.sqrt(float(c.sum()))
     return torch.minimum(l1, spec).reshape(batch)
+
+
+def cut_norm(
+    D,
+    exact_max: int = 16,
+    row_weights=None,
+    col_weights=None,
+    restarts: int = 32,
+    iters: int = 50,
+    seed: int = 0,
+) -> torch.Tensor:
+    """Normalised cut norm: exact when the smaller side is small, else the local-search lower bound.
+
+    Returns :func:`cut_norm_exact` when ``min(m, n) <= exact_max`` (``2^min(m, n)`` subsets, exact),
+    and :func:`cut_norm_lower` otherwise (a valid lower bound, usually tight; see the tests). Use it
+    for ``K x K`` differences of block-averaged pictures, where ``K <= 16`` is cheap to enumerate.
+
+    Args:
+        D: ``(..., m, n)`` real tensor (leading axes batched).
+        exact_max: largest smaller side computed exactly, in ``[0, 22]`` (22 = ``EXACT_MAX_SIDE``).
+        row_weights, col_weights: as in :func:`cut_norm_exact`.
+        restarts, iters, seed: passed to :func:`cut_norm_lower` when the bound is used.
+
+    Returns:
+        float64 tensor of shape ``D.shape[:-2]`` (0-d for a matrix), on ``D``'s device.
+
+    Raises:
+        ValueError: ``exact_max`` outside ``[0, 22]``, a ``D`` with fewer than 2 axes, bad weights.
+
+    Source: Frieze & Kannan (1999); Lovász (2012), §8.1; research/prior_and_code.md §D.4.
+    """
+    exact_max = check_positive_int(exact_max, "exact_max", minimum=0)
+    if exact_max > EXACT_MAX_SIDE:
+        raise ValueError(f"exact_max must be an integer in [0, {EXACT_MAX_SIDE}], got {exact_max}")
+    t = _as_tensor(D, "D")
+    if t.ndim < 2:
+        raise ValueError(f"D must have shape (..., m, n), got shape {tuple(t.shape)}")
+    if min(t.shape[-2:]) <= exact_max:
+        return cut_norm_exact(t, row_weights, col_weights)
+    return cut_norm_lower(
+        t, restarts=restarts, iters=iters, seed=seed, row_weights=row_weights, col_weights=col_weights
+    )
 
 
 def _sigma_max_upper(X: torch.Tensor, power_iters: int = 60) -> torch.Tensor:

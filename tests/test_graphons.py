@@ -239,3 +239,25 @@ def test_bad_inputs_raise():
         G.cut_norm_exact(torch.randn(3, 3), row_weights=torch.ones(4))
     with pytest.raises(ValueError, match="mask"):
         G.step_kernel(torch.ones(3))
+
+
+def test_cut_norm_exact_when_small_else_lower_bound():
+    gen = torch.Generator().manual_seed(7)
+    small = torch.randn(2, 6, 9, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(G.cut_norm(small), G.cut_norm_exact(small))
+    assert G.cut_norm(small[0]).shape == ()
+    assert float(G.cut_norm(small[0])) == pytest.approx(brute_cut_norm(small[0]), abs=1e-12)
+    big = torch.randn(20, 20, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(G.cut_norm(big), G.cut_norm_exact(big))  # 20 <= exact_max=22
+    # above exact_max: the lower bound, with its restarts/seed passed through
+    low = G.cut_norm(big, exact_max=16, restarts=8, seed=3)
+    torch.testing.assert_close(low, G.cut_norm_lower(big, restarts=8, seed=3))
+    assert float(low) <= float(G.cut_norm_exact(big)) + 1e-12
+    w = torch.rand(6, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(G.cut_norm(small[0], row_weights=w), G.cut_norm_exact(small[0], w))
+    with pytest.raises(ValueError, match="exact_max"):
+        G.cut_norm(big, exact_max=23)
+    with pytest.raises(ValueError, match="exact_max"):
+        G.cut_norm(big, exact_max=-1)
+    with pytest.raises(ValueError, match="D must have shape"):
+        G.cut_norm(torch.ones(4))

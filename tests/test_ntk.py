@@ -344,3 +344,34 @@ def test_train_per_seed_targets_fits_each_seed_its_own_labels():
     assert float(agree.min()) > 0.8  # each seed learned its own labels
     with pytest.raises(ValueError, match="targets"):
         ntk.train_per_seed_targets(model, x, targets[:2], epochs=1)
+
+
+def test_kernel_statistics_match_the_single_kernel_functions():
+    kernels = torch.stack([_spd(25, seed=s) for s in range(3)])
+    gen = torch.Generator().manual_seed(4)
+    y = torch.sign(torch.randn(25, generator=gen, dtype=F64))
+    noisy = torch.stack([ntk.randomise_labels(y, p, seeds=[10 + b for b in range(3)])
+                         for p in (0.0, 0.5, 1.0)], dim=1)  # (B, F, N)
+    st = ntk.kernel_statistics(kernels, y, noisy)
+    assert st["complexity"].shape == (3, 3)
+    for key in ("alignment", "alignment_centred", "effective_rank", "top5_energy", "jitter"):
+        assert st[key].shape == (3,), key
+    for b in range(3):
+        np.testing.assert_allclose(st["complexity"][b], ntk.complexity(kernels[b], noisy[b]).value)
+        assert st["alignment"][b] == pytest.approx(ntk.kernel_alignment(kernels[b], y))
+        assert st["alignment_centred"][b] == pytest.approx(
+            ntk.kernel_alignment(kernels[b], y, centred=True))
+        sp = ntk.spectrum(kernels[b])
+        assert st["effective_rank"][b] == pytest.approx(sp.effective_rank)
+        assert st["top5_energy"][b] == pytest.approx(sp.top5_energy)
+    assert (st["jitter"] == 0.0).all()
+    shared = ntk.kernel_statistics(kernels, y, noisy[0])  # (F, N) shared by every kernel
+    np.testing.assert_allclose(shared["complexity"][2], ntk.complexity(kernels[2], noisy[0]).value)
+    one = ntk.kernel_statistics(kernels[1], y, noisy[1])  # a single (N, N) kernel
+    np.testing.assert_allclose(one["complexity"][0], st["complexity"][1])
+    with pytest.raises(ValueError, match="kernels must have shape"):
+        ntk.kernel_statistics(torch.ones(2, 3, 4, dtype=F64), torch.ones(3), torch.ones(2, 1, 3))
+    with pytest.raises(ValueError, match="y must have shape"):
+        ntk.kernel_statistics(kernels, torch.ones(24), noisy)
+    with pytest.raises(ValueError, match="noisy_labels must have shape"):
+        ntk.kernel_statistics(kernels, y, noisy[:2])
