@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("check_site", ROOT / "scripts" / "check_site.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["check_site"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cs = _load()
+cs = load_script("check_site")
 
 TOC = """\
 format: jb-book
@@ -221,13 +212,6 @@ def test_mathjax_without_its_tex_extensions_fails(tmp_path, capsys):
 
 # --- scripts/export_notebooks.py: the Sphinx hook that puts the .ipynb in each chapter's download menu ---
 
-def _load_export():
-    spec = importlib.util.spec_from_file_location("export_notebooks", ROOT / "scripts" / "export_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 class _Env:
     def __init__(self, metadata):
         self.metadata = metadata
@@ -243,7 +227,7 @@ class _App:
 def test_export_notebooks_hook(tmp_path):
     import json
 
-    ex = _load_export()
+    ex = load_script("export_notebooks")
     executed = tmp_path / "_build" / "jupyter_execute" / "book"
     executed.mkdir(parents=True)
     nb = {"nbformat": 4, "nbformat_minor": 5, "cells": [{"cell_type": "code", "source": "x = 1",

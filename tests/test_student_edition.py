@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("student_edition", ROOT / "scripts" / "student_edition.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["student_edition"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-se = _load()
+se = load_script("student_edition")
 
 HEADER = """\
 ---
