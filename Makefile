@@ -12,11 +12,12 @@ MATHJAX := 3.2.2
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma := ,
 
-.PHONY: list help venv test test-slow lint book book-fast student run sweep bench check-site browser-test clean
+.PHONY: list help venv test test-slow test-gpu lint book book-fast student run sweep bench check-site browser-test clean
 
 help:
 	@echo "make book        build the static site into _build/html (creates .venv if needed)"
 	@echo "make test        run the test suite (fast tests; 'make test-slow' for the heavier ones)"
+	@echo "make test-gpu    the same computations on CUDA against the CPU (on a machine with a GPU)"
 	@echo "make run NB=convergence P='-p density 0.1'   rerun one chapter with new parameters"
 	@echo "make sweep NB=convergence G='--grid density=0.05,0.1'   sweep a grid of parameters"
 	@echo "make list        list the chapters, their parameters count and presets"
@@ -37,6 +38,9 @@ test: venv
 
 test-slow: venv
 	GRAPHON_PROGRESS=0 $(BIN)/python -m pytest -q -m slow
+
+test-gpu: venv
+	GRAPHON_PROGRESS=0 $(BIN)/python -m pytest -q -m gpu
 
 lint: venv
 	$(BIN)/ruff check graphon tests benchmarks scripts
