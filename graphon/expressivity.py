@@ -24,7 +24,7 @@ graphon on a grid is ``(K, d)`` (rows = hidden positions ``u``, columns = input 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -39,6 +39,7 @@ __all__ = [
     "ActiveCoordinates",
     "DenseCoreLaw",
     "FitResult",
+    "KSparseStream",
     "active_coordinates",
     "add_bias_column",
     "connection_probabilities",
@@ -52,6 +53,7 @@ __all__ = [
     "expected_dense_core",
     "fit_masked_network",
     "fit_pruned_network",
+    "k_sparse_stream",
     "rectangle_graphon",
     "sample_graphon_masks",
 ]
@@ -460,6 +462,113 @@ def dense_core_distribution(n: int, W, coords) -> DenseCoreLaw:
 
 
 # --------------------------------------------------------------------------------------------
+# an endless stream of k-active-coordinate samples (the infinite-data regime)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class KSparseStream:
+    """Fresh samples ``x ~ N(0, I_d)``, ``y = g(x_J)`` of a k-active-coordinate task, on demand.
+
+    The targets ``g`` are those of :func:`graphon.data.k_sparse_task` (``target`` in
+    :data:`graphon.data.K_SPARSE_TARGETS`); the ``"sin"`` direction is drawn once from
+    ``task_seed``, so every draw and :meth:`split` describe the same function. Calling the stream,
+    ``stream(m, seed)``, returns ``m`` samples ``(x (m, d), y (m,))`` that depend only on ``seed``
+    (CPU float32). Build one with :func:`k_sparse_stream`.
+
+    Attributes:
+        d: ambient input dimension.
+        active: the sorted active coordinates ``J`` (``k`` of them).
+        target: the target name.
+        task_seed: seeds the ``"sin"`` direction and, through :meth:`split`, the fixed samples.
+    """
+
+    d: int
+    active: list[int]
+    target: str
+    task_seed: int = 0
+
+    @property
+    def k(self) -> int:
+        """The number of active coordinates."""
+        return len(self.active)
+
+    def __call__(self, m: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        from .data import _k_sparse_target
+
+        m = check_positive_int(m, "m")
+        x = torch.randn(m, self.d, generator=torch.Generator().manual_seed(int(seed)))
+        fn_gen = torch.Generator().manual_seed(int(self.task_seed))  # the same g at every call
+        return x, _k_sparse_target(x[:, self.active], self.target, fn_gen)
+
+    def split(self, n_train: int, n_test: int, device: str | torch.device | None = "auto"):
+        """A fixed :class:`graphon.data.Split` of the same task: ``n_train`` and ``n_test`` draws with
+        stream seeds ``2**40 + 2 task_seed`` and ``2**40 + 2 task_seed + 1``, far from the seeds of the
+        training batches of :func:`fit_masked_network`, so the split is independent of them.
+
+        Raises:
+            ValueError: for ``n_train`` or ``n_test`` < 1, or a bad device.
+        """
+        from .data import Split
+
+        dev = resolve_device(device)
+        base = 2**40 + 2 * int(self.task_seed)
+        x_tr, y_tr = self(check_positive_int(n_train, "n_train"), base)
+        x_te, y_te = self(check_positive_int(n_test, "n_test"), base + 1)
+        return Split(
+            x_train=x_tr.to(dev), y_train=y_tr.to(dev), x_test=x_te.to(dev), y_test=y_te.to(dev),
+            d=self.d, n_classes=2 if self.target == "sign_sum" else 0,
+            name=f"k-sparse stream {self.target} d={self.d} k={self.k}", active=list(self.active),
+        )
+
+
+def k_sparse_stream(
+    d: int,
+    k: int,
+    seed: int = 0,
+    target: str = "sign_sum",
+    active: Sequence[int] | str | None = "random",
+) -> KSparseStream:
+    """A :class:`KSparseStream`: the task of :func:`graphon.data.k_sparse_task`, as endless fresh draws.
+
+    Args:
+        d: input dimension (>= 1); k: number of active coordinates, ``1 <= k <= d``.
+        seed: seeds the active set (when ``active="random"``), the ``"sin"`` direction and the
+            fixed samples of :meth:`KSparseStream.split`.
+        target: one of :data:`graphon.data.K_SPARSE_TARGETS`.
+        active: ``"random"`` (a seeded choice of ``k`` coordinates), ``None`` (``0..k-1``) or ``k``
+            distinct coordinates in ``0..d-1``.
+
+    Source: this book's experimental device (the infinite-data regime in which Theorem 5.7, a
+    statement about approximation, can be looked at without a generalisation gap); not the paper's.
+
+    Raises:
+        ValueError: naming the parameter, for a bad ``d``, ``k``, ``seed``, ``target`` or ``active``.
+    """
+    from .data import K_SPARSE_TARGETS
+    from .validation import check_choice
+
+    d = check_positive_int(d, "d")
+    k = check_positive_int(k, "k")
+    if k > d:
+        raise ValueError(f"k must be an integer in 1..d = 1..{d}, got {k}")
+    seed = check_positive_int(seed, "seed", minimum=0)
+    target = check_choice(target, "target", K_SPARSE_TARGETS)
+    if active is None:
+        act = list(range(k))
+    elif isinstance(active, str):
+        check_choice(active, "active", ["random"])
+        act = sorted(torch.randperm(d, generator=torch.Generator().manual_seed(seed))[:k].tolist())
+    else:
+        act = _check_coords(active, d).tolist()
+        if len(act) != k:
+            raise ValueError(
+                f"active must list k = {k} distinct coordinates in 0..{d - 1}, got {list(active)!r}"
+            )
+    return KSparseStream(d=d, active=act, target=target, task_seed=seed)
+
+
+# --------------------------------------------------------------------------------------------
 # fitting a masked one-hidden-layer network with fixed masks
 # --------------------------------------------------------------------------------------------
 
@@ -532,6 +641,20 @@ def _targets(y: torch.Tensor, d_out: int) -> torch.Tensor:
     return y
 
 
+def _stream_batch(
+    stream, m: int, seed: int, bias: bool, d_out: int, dev
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One fresh mini-batch ``(x, y)`` from ``stream``, on ``dev``, with the bias column when used."""
+    xb, yb = stream(m, seed)
+    xb = torch.as_tensor(xb).to(dev, torch.float32)
+    yb = _targets(yb, d_out).to(dev, torch.float32)
+    if xb.dim() != 2 or xb.shape[0] != m or yb.shape[0] != m:
+        raise ValueError(
+            f"stream(m, seed) must return x (m, d) and y (m,), got {tuple(xb.shape)}, {tuple(yb.shape)}"
+        )
+    return (add_bias_column(xb) if bias else xb), yb
+
+
 def fit_masked_network(
     network,
     x_train: torch.Tensor,
@@ -547,6 +670,8 @@ def fit_masked_network(
     log_every: int = 10,
     device: str | torch.device | None = "auto",
     desc: str | None = "fit",
+    stream: Callable[[int, int], tuple[torch.Tensor, torch.Tensor]] | None = None,
+    input_lr: float | None = None,
 ) -> FitResult:
     """Train one-hidden-layer masked networks with **fixed** masks (all seeds at once), squared loss.
 
@@ -574,6 +699,24 @@ def fit_masked_network(
         log_every: record train/test MSE every this many epochs (and at the last).
         device: where to train.
         desc: progress-bar label.
+        stream: ``None`` (the default): train on the fixed sample ``x_train, y_train``. Otherwise
+            a function ``stream(m, seed) -> (x (m, d), y (m,))`` drawing ``m`` **fresh** samples of
+            the task, deterministically from ``seed`` (e.g. a :class:`KSparseStream`): every
+            mini-batch is then a new draw (the online, infinite-data regime: no sample is seen
+            twice, so there is nothing to overfit and the error measured is that of approximation
+            and optimisation). An epoch keeps the same number of steps,
+            ``ceil(len(x_train) / batch_size)``, and ``batch_size`` is required; ``x_train,
+            y_train`` are then only an evaluation sample (independent of the training draws when
+            the stream's seeds differ from the sample's). Batch ``t`` (from 0) of the run uses
+            stream seed ``1_000_003 * (seed + 1) + t``.
+        input_lr: ``None`` (the default): Adam uses ``lr`` for every weight. Otherwise the first
+            layer's Adam learning rate is ``input_lr * sqrt(fan_in)`` (``fan_in = d``, plus 1 with
+            ``bias``), the readout keeps ``lr``. The network divides the pre-activation by
+            ``sqrt(fan_in)`` whatever the mask, and Adam's step is about its learning rate per
+            weight, so with ``lr`` each term ``w_ij x_j / sqrt(fan_in)`` moves ``sqrt(fan_in)`` times
+            more slowly at large ``d``; with ``input_lr`` it moves about ``input_lr`` per step at every
+            ``d`` (Adam in the standard parametrisation). Must be > 0. This book's choice, not the
+            paper's.
 
     Returns:
         A :class:`FitResult` with per-seed errors ``(S,)`` on the CPU.
@@ -624,23 +767,40 @@ def fit_masked_network(
     if yt.shape[0] != x_train.shape[0] or ye.shape[0] != x_test.shape[0]:
         raise ValueError("x and y must have the same number of samples")
     N = x_train.shape[0]
+    if stream is not None and batch_size is None:
+        raise ValueError("batch_size must be an integer >= 1 when stream is given (fresh batches)")
     if batch_size is not None:
         batch_size = min(check_positive_int(batch_size, "batch_size"), N)
+    steps_per_epoch = 1 if batch_size is None else math.ceil(N / batch_size)
 
     def mse(x, y):  # per seed, (S,)
         return (model(x) - y).pow(2).mean(dim=(-2, -1))
 
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    if input_lr is None:
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+    else:
+        input_lr = check_in_range(input_lr, "input_lr", 0.0, math.inf, low_open=True)
+        w_in, *rest = list(model.parameters())
+        opt = torch.optim.Adam([{"params": [w_in], "lr": input_lr * math.sqrt(w_in.shape[-1])},
+                                {"params": rest, "lr": lr}])
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     hist_epoch, hist_train, hist_test = [], [], []
+    step = 0
     for epoch in progress(range(1, epochs + 1), desc=desc):
-        if batch_size is None:
+        if stream is not None:
+            batches = [None] * steps_per_epoch
+        elif batch_size is None:
             batches = [None]
         else:
             perm = torch.randperm(N, generator=gen).to(dev)
             batches = [perm[i:i + batch_size] for i in range(0, N, batch_size)]
         for b in batches:
-            xb, yb = (x_train, yt) if b is None else (x_train[b], yt[b])
+            if stream is not None:
+                xb, yb = _stream_batch(stream, batch_size, 1_000_003 * (int(seed) + 1) + step, bias,
+                                       model.d_out, dev)
+            else:
+                xb, yb = (x_train, yt) if b is None else (x_train[b], yt[b])
+            step += 1
             opt.zero_grad(set_to_none=True)
             loss = mse(xb, yb).sum()
             loss.backward()
@@ -743,6 +903,8 @@ def fit_pruned_network(
     prune_samples: int | None = 1024,
     seed: int = 0,
     device: str | torch.device | None = "auto",
+    stream: Callable[[int, int], tuple[torch.Tensor, torch.Tensor]] | None = None,
+    input_lr: float | None = None,
 ) -> dict:
     """Prune a one-hidden-layer network at initialisation, then train it with the mask fixed.
 
@@ -759,6 +921,11 @@ def fit_pruned_network(
         seeds, activation: of the :class:`~graphon.models.MaskedMLP`.
         epochs, lr, batch_size, seed, device: passed to :func:`fit_masked_network`.
         prune_samples: how many training points the data-driven scores see (``None``: all).
+        stream: ``None``, or fresh draws of the same task (e.g. ``k_sparse_stream(...)``, whose
+            :meth:`KSparseStream.split` then gives ``split``): training sees a new mini-batch at every
+            step (see :func:`fit_masked_network`); pruning still uses the fixed ``split.x_train``.
+        input_lr: ``None`` or the first layer's step in pre-activation units, passed to
+            :func:`fit_masked_network`.
 
     Returns:
         ``{"core": (S,) dense-core sizes on split.active, "active_density": (S,) kept fraction of the
@@ -785,7 +952,8 @@ def fit_pruned_network(
     act_den = m0[..., active].mean(dim=(-2, -1)).cpu()
     fit = fit_masked_network(
         net, split.x_train, split.y_train, split.x_test, split.y_test, epochs=epochs, lr=lr,
-        batch_size=batch_size, seed=seed, device=dev, desc=f"{method} n={width} d={d}",
+        batch_size=batch_size, seed=seed, device=dev, desc=f"{method} n={width} d={d}", stream=stream,
+        input_lr=input_lr,
     )
     return {"core": core, "active_density": act_den, "density": m0.mean(dim=(-2, -1)).cpu(), "fit": fit}
 

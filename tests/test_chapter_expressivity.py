@@ -20,6 +20,8 @@ TINY = {
     "n_test": 64,
     "epochs": 1,
     "batch_size": 32,
+    "online": True,
+    "input_lr": 0.03,
 }
 
 
@@ -30,7 +32,7 @@ def test_expressivity_chapter_runs(run_chapter, tmp_path):
         assert r["predicted"] == r["alpha"] * r["n"] * r["p"] ** r["k"]
         assert r["mean"] >= 0 and r["std"] >= 0
     assert math.isfinite(m["dense_core_max_standard_errors"])
-    for key in ("errors", "train_mse", "core_sizes"):
+    for key in ("errors", "train_mse", "train_errors", "core_sizes"):
         assert set(m[key]) == {"snip", "random"}
         for method in ("snip", "random"):
             assert set(m[key][method]) == {"8", "16"}
@@ -38,6 +40,7 @@ def test_expressivity_chapter_runs(run_chapter, tmp_path):
                 assert set(m[key][method][d]["2"]) == {"8", "16"}
                 for v in m[key][method][d]["2"].values():
                     assert v is not None and v >= 0
+    assert m["settings"]["online"] is True and m["settings"]["input_lr"] == 0.03
     assert set(m["disconnected"]) == {"connected", "disconnected"}
     assert m["disconnected_floor"] == 1.0  # product target
     assert m["runtime_s"] > 0

@@ -207,3 +207,80 @@ def test_dense_core_curve_rows():
         assert r["predicted"] == pytest.approx(r["alpha"] * r["n"] * r["p"] ** r["k"])
         assert abs(r["mean"] - r["predicted_exact"]) < 4 * r["predicted_std"] / math.sqrt(50) + 1e-9
         assert r["q05"] <= r["mean"] <= r["q95"]
+
+
+def test_k_sparse_stream_is_seeded_and_matches_the_task_targets():
+    st = E.k_sparse_stream(10, 2, seed=4, target="sin")
+    assert st.k == 2 and st.active == sorted(st.active) and all(0 <= j < 10 for j in st.active)
+    x1, y1 = st(64, 7)
+    x2, y2 = st(64, 7)
+    x3, _ = st(64, 8)
+    assert x1.shape == (64, 10) and y1.shape == (64,)
+    assert torch.equal(x1, x2) and torch.equal(y1, y2) and not torch.equal(x1, x3)
+    # the same function at every draw: y depends on x_J only, through one fixed direction
+    x, y = st(256, 9)
+    x_other = x.clone()
+    rest = [j for j in range(10) if j not in st.active]
+    x_other[:, rest] = torch.randn(256, len(rest))
+    from graphon.data import _k_sparse_target
+
+    assert torch.allclose(_k_sparse_target(x_other[:, st.active], "sin",
+                                           torch.Generator().manual_seed(4)), y)
+    sp = st.split(32, 16, device="cpu")
+    assert sp.active == st.active and sp.x_train.shape == (32, 10) and sp.x_test.shape == (16, 10)
+    assert not torch.equal(sp.x_train[:16], sp.x_test)
+    # sign_sum: labels in {-1, 1} from the sum of the active coordinates
+    st2 = E.k_sparse_stream(6, 3, seed=0, target="sign_sum", active=[0, 2, 5])
+    x, y = st2(100, 1)
+    assert torch.equal(y, torch.where(x[:, [0, 2, 5]].sum(1) >= 0, 1.0, -1.0))
+    for bad, name in [(dict(k=7), "k"), (dict(target="cube"), "target"), (dict(active=[0, 9]), "coords")]:
+        with pytest.raises(ValueError, match=name):
+            E.k_sparse_stream(**{"d": 6, "k": 2, **bad})
+
+
+def test_online_training_sees_fresh_batches_and_does_not_overfit():
+    # a tiny fixed sample: reused, a dense net overfits it; drawn afresh, train and test errors agree
+    st = E.k_sparse_stream(16, 2, seed=2, target="sum")
+    sp = st.split(64, 2048, device="cpu")
+    net = (16, 64, torch.ones(1, 64, 16))
+    kw = dict(epochs=60, lr=1e-2, batch_size=16, seed=0, device="cpu", desc=None)
+    fixed = E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, **kw)
+    fresh = E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, stream=st, **kw)
+    gap_fixed = fixed.relative_test_error_mean - fixed.train_mse_mean / float(sp.y_train.var())
+    gap_fresh = abs(fresh.relative_test_error_mean - fresh.train_mse_mean / float(sp.y_train.var()))
+    assert gap_fixed > 0.05 and gap_fresh < 0.05
+    assert fresh.relative_test_error_mean < fixed.relative_test_error_mean
+    # the batches really come from the stream: a stream of constant targets drives the fit there
+    calls = []
+
+    def const(m, seed):
+        calls.append(seed)
+        return torch.randn(m, 16, generator=torch.Generator().manual_seed(seed)), torch.full((m,), 3.0)
+
+    E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, stream=const,
+                         **{**kw, "epochs": 2})
+    assert len(calls) == 2 * 4 and len(set(calls)) == len(calls)  # ceil(64 / 16) = 4 steps an epoch
+    with pytest.raises(ValueError, match="batch_size"):
+        E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, stream=st,
+                             **{**kw, "batch_size": None})
+
+
+def test_input_lr_scales_the_first_layer_step_with_fan_in():
+    # one Adam step moves each first-layer weight by about its lr: input_lr * sqrt(d + 1) (bias column)
+    st = E.k_sparse_stream(63, 1, seed=0, target="sum")
+    sp = st.split(256, 16, device="cpu")
+    net = (63, 8, torch.ones(1, 8, 63))
+    kw = dict(epochs=1, lr=1e-3, seed=0, device="cpu", desc=None)
+    r0 = E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, **kw)
+    r1 = E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, input_lr=1e-3, **kw)
+    from graphon.models import MaskedMLP
+
+    init = MaskedMLP(63, [8], seeds=[0], device="cpu").weights[0].detach()
+    step0 = (r0.model.weights[0].detach()[..., :63] - init).abs().median()
+    step1 = (r1.model.weights[0].detach()[..., :63] - init).abs().median()
+    assert float(step0) == pytest.approx(1e-3, rel=0.05)
+    assert float(step1) == pytest.approx(1e-3 * math.sqrt(64), rel=0.05)
+    # the readout keeps lr
+    assert torch.allclose(r0.model.weights[1], r1.model.weights[1], atol=2.1e-3)
+    with pytest.raises(ValueError, match="input_lr"):
+        E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, input_lr=-1.0, **kw)
