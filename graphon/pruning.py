@@ -45,6 +45,8 @@ __all__ = [
     "DEFAULT_SYNFLOW_ITERATIONS",
     "PruneResult",
     "compute_scores",
+    "keep_top",
+    "kept_count",
     "threshold_masks",
     "prune",
 ]
@@ -342,7 +344,13 @@ def _check_layers(layers: Sequence[int] | None, n_layers: int) -> list[int]:
     return sorted(out)
 
 
-def _keep_top(flat: torch.Tensor, k: int) -> torch.Tensor:
+def kept_count(density: float, total: int) -> int:
+    """Number of entries kept at ``density`` out of ``total``: ``round(density * total)``, at least 1
+    and at most ``total`` (the exact-density rule of every mask in :mod:`graphon`)."""
+    return min(max(1, round(density * total)), total)
+
+
+def keep_top(flat: torch.Tensor, k: int) -> torch.Tensor:
     """Boolean mask keeping exactly the ``k`` largest entries of each row of ``flat`` ``(S, N)``.
 
     Same result as a stable descending sort (ties go to the lower index), in O(N) per row: the
@@ -378,7 +386,7 @@ def _select(
     scores: Sequence[torch.Tensor], density: float, scope: str, prunable: Sequence[int]
 ) -> dict[int, torch.Tensor]:
     """Boolean keep-masks ``(S, out, in)`` of the prunable layers (inputs already validated)."""
-    S = scores[0].shape[0]
+    S = scores[prunable[0]].shape[0]
     out: dict[int, torch.Tensor] = {}
     for group in [list(prunable)] if scope == "global" else [[i] for i in prunable]:
         sizes = [scores[i][0].numel() for i in group]
@@ -386,8 +394,7 @@ def _select(
             flat = scores[group[0]].reshape(S, -1)
         else:
             flat = torch.cat([scores[i].reshape(S, -1) for i in group], dim=1)
-        k = min(max(1, round(density * flat.shape[1])), flat.shape[1])
-        keep = _keep_top(flat, k)
+        keep = keep_top(flat, kept_count(density, flat.shape[1]))
         for i, part in zip(group, torch.split(keep, sizes, dim=1), strict=True):
             out[i] = part.reshape(scores[i].shape)
     return out
@@ -487,16 +494,7 @@ def _synflow_loop(
             torch.mul(A[i], u[i], out=views[i]).mul_(v[i].transpose(-1, -2))
             if from_current or e > 1:  # rank already pruned entries last: never regrow
                 views[i].masked_fill_(pruned[i], -math.inf)
-        if scope == "global":
-            k = min(max(1, round(rho_e * buf.shape[1])), buf.shape[1])
-            parts = torch.split(_keep_top(buf, k), sizes, dim=1)
-            keep = {i: p.view(A[i].shape) for i, p in zip(prunable, parts, strict=True)}
-        else:
-            keep = {}
-            for i in prunable:
-                flat = views[i].reshape(S, -1)
-                k = min(max(1, round(rho_e * flat.shape[1])), flat.shape[1])
-                keep[i] = _keep_top(flat, k).view(A[i].shape)
+        keep = _select([views.get(i) for i in range(len(A))], rho_e, scope, prunable)
         if e == iterations:
             scores = [
                 views[i] if i in views else A[i] * u[i] * v[i].transpose(-1, -2)

@@ -46,6 +46,7 @@ from . import graphons
 from .device import generator, resolve_device
 from .fitting import loglog_slope
 from .progress import progress
+from .pruning import keep_top, kept_count
 from .validation import check_choice, check_density, check_in_range, check_positive_int, check_seeds
 
 __all__ = [
@@ -413,7 +414,7 @@ class FactorisedSaliencyModel:
         if seed_batch is None:
             seed_batch = max(1, (1 << 24) // (n * d))
         seed_batch = check_positive_int(seed_batch, "seed_batch")
-        kept = max(1, int(round(rho * n * d)))
+        kept = kept_count(rho, n * d)
         for start in range(0, len(seeds), seed_batch):
             chunk = seeds[start : start + seed_batch]
             yield self._draw(n, d, rho, kept, chunk, dev, order, dtype)
@@ -432,8 +433,9 @@ class FactorisedSaliencyModel:
         score = alpha[:, :, None] * beta[:, None, :] * xi  # (S, n, d)
         del xi
         flat = score.reshape(len(seeds), -1)
-        tau = torch.kthvalue(flat, n * d - kept + 1, dim=1).values  # k-th largest score
-        masks = score >= tau[:, None, None]
+        keep = keep_top(flat, kept)  # exactly `kept` entries; ties at the threshold go to the lower index
+        tau = flat.masked_fill(~keep, math.inf).amin(dim=1)  # the k-th largest score
+        masks = keep.view(len(seeds), n, d)
         del score, flat
         # order="factor": relabel the same graph, rows by increasing u and columns by increasing v
         if order == "factor":

@@ -131,3 +131,12 @@ def test_bad_inputs_name_the_parameter():
         HET.empirical_graphon(10, 10, 0.2, 1, blocks=20, device="cpu")
     with pytest.raises(ValueError, match="align"):
         distance_to_limit(HET, [10], 0.2, align="best")
+
+
+def test_exact_count_despite_ties_in_float32_noise():
+    # Uniform float32 noise lives on a 2^-24 grid: at n = d = 2000 several scores tie with the
+    # threshold, and a plain `score >= tau` kept one entry too many (2000001 of 2000000 measured).
+    fsm = FSM.homogeneous("uniform")
+    sample = fsm.sample_masks(2000, 2000, 0.5, seeds=[0, 1, 2], device="cpu")
+    assert sample.kept == 2_000_000
+    assert sample.masks.sum(dim=(-2, -1)).tolist() == [2_000_000] * 3
