@@ -157,6 +157,11 @@ def pai_graphons(
     keep_masks = check_positive_int(keep_masks, "keep_masks", minimum=0)
     if keep_masks > s_total:
         raise ValueError(f"keep_masks must be in [0, {s_total}] (the number of seeds), got {keep_masks}")
+    if prune_layers is not None and layer not in [int(i) for i in prune_layers]:
+        raise ValueError(
+            f"layer must be one of prune_layers {list(prune_layers)} (an unpruned layer's graphon is "
+            f"the constant 1), got {layer}"
+        )
     dev = resolve_device(device)
 
     per_seed, kept, masks = [], [], []

@@ -569,8 +569,8 @@ class FactorisedSaliencyModel:
     ) -> torch.Tensor:
         """Seed-averaged degree-sorted histogram of sampled masks, streamed over seed chunks.
 
-        Draws masks with ``order="random"`` (exchangeable labels) when ``sort`` is True and with
-        ``order="factor"`` otherwise, and applies :func:`graphon.graphons.empirical_graphon`
+        Draws masks with ``order="random"`` (exchangeable labels) when both sides are sorted, and
+        with ``order="factor"`` otherwise (an unsorted side must keep its factor order to be read), and applies :func:`graphon.graphons.empirical_graphon`
         (ascending degree sort, matching the limit's coordinates). Returns a ``(Kr, Kc)`` CPU tensor to
         compare with :meth:`limit_on_grid`.
 
@@ -579,7 +579,7 @@ class FactorisedSaliencyModel:
         """
         seeds = check_seeds(seeds)
         total = None
-        order = "random" if sort else "factor"
+        order = "random" if sort and sort_columns else "factor"
         for part in self.iter_mask_batches(n, d, density, seeds, device, order, seed_batch):
             h = graphons.empirical_graphon(part.masks, blocks, sort=sort, sort_columns=sort_columns)
             h = h * len(part.seeds)

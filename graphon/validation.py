@@ -8,6 +8,7 @@ of producing a silently wrong figure.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Sequence
 
 __all__ = [
@@ -98,18 +99,20 @@ def check_seeds(seeds: int | Sequence[int], name: str = "seeds") -> list[int]:
     Raises:
         ValueError: for an empty list, a negative seed, a non-integer or a repeated seed.
     """
-    if isinstance(seeds, bool):
+    if isinstance(seeds, (bool, str)):
         raise ValueError(f"{name} must be an integer >= 1 or a list of integers, got {seeds!r}")
-    if isinstance(seeds, int):
-        return list(range(check_positive_int(seeds, name)))
     try:
-        out = [int(s) for s in seeds]
-    except (TypeError, ValueError):
+        count = operator.index(seeds)  # an int (or numpy/torch integer scalar): that many seeds
+    except TypeError:
+        count = None
+    if count is not None:
+        return list(range(check_positive_int(count, name)))
+    try:
+        out = [check_positive_int(s, name, minimum=0) for s in seeds]
+    except TypeError:
         raise ValueError(f"{name} must be an integer >= 1 or a list of integers, got {seeds!r}") from None
     if not out:
         raise ValueError(f"{name} must not be empty")
-    if min(out) < 0:
-        raise ValueError(f"{name} must be non-negative integers, got {seeds!r}")
     if len(set(out)) != len(out):
         raise ValueError(f"{name} must not repeat a seed, got {seeds!r}")
     return out

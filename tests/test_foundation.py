@@ -125,3 +125,13 @@ def test_metrics_round_trip(tmp_path):
     path = outputs.write_metrics(tmp_path / "out", m)
     back = outputs.read_metrics(path.parent)
     assert back == {"cut_distance": {"random": {"100": 0.5}}, "nan": None, "arr": [0, 1, 2]}
+
+
+def test_seeds_refuse_silent_conversions():
+    import numpy as np
+
+    assert validation.check_seeds(np.int64(3)) == [0, 1, 2]
+    assert validation.check_seeds(torch.tensor([4, 5])) == [4, 5]
+    for bad in ("12", [0.5, 1.7], ["a"]):
+        with pytest.raises(ValueError, match="seeds"):
+            validation.check_seeds(bad)

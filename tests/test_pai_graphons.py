@@ -96,3 +96,8 @@ def test_bad_inputs_name_the_parameter():
         pai_graphons("random", 0.2, widths=[8], device="cpu")
     with pytest.raises(ValueError, match="loss"):
         pai_graphons("snip", 0.2, X, Y, loss="hinge", **HIDDEN)
+
+
+def test_reading_an_unpruned_layer_is_refused():
+    with pytest.raises(ValueError, match="layer must be one of prune_layers"):
+        pai_graphons("random", 0.2, d=6, widths=[8, 8], layer=1, prune_layers=[0], blocks=2, device="cpu")
