@@ -16,7 +16,7 @@ What is the paper's and what is this book's (see ``research/paper.md`` Sec. 6 an
       Sigma~(u; x, x') = (1/d) sum_j W(u, v_j) x_j x'_j
       Lambda(u)        = [[Sigma~(u; x, x),  Sigma~(u; x, x')],
                           [Sigma~(u; x', x), Sigma~(u; x', x')]]
-      Theta_W(x, x')   = int_0^1 [ Sigma~(u; x, x') Vdot(Lambda(u)) + W_2(u) V(Lambda(u)) ] du
+      Theta_W(x, x')   = int_0^1 W_2(u) [ Sigma~(u; x, x') Vdot(Lambda(u)) + V(Lambda(u)) ] du
 
   with ``V(Lambda) = E sigma(a) sigma(b)``, ``Vdot(Lambda) = E sigma'(a) sigma'(b)`` for
   ``(a, b) ~ N(0, Lambda)`` and ``W_2 = 1`` for a dense readout. ``W(u, v)`` is the *variance
@@ -311,7 +311,7 @@ def graphon_ntk(
     Formula (this book's reconstruction of the paper's Graphon-NTK from the predecessor's
     Prop. 1 / Thm 1; ``research/prior_and_code.md`` Sec. E.3)::
 
-        Theta_W(x, x') = int_0^1 [ Sigma~(u; x, x') Vdot(Lambda(u)) + W_2(u) V(Lambda(u)) ] du,
+        Theta_W(x, x') = int_0^1 W_2(u) [ Sigma~(u; x, x') Vdot(Lambda(u)) + V(Lambda(u)) ] du,
         Sigma~(u; x, x') = (1/d) sum_j W(u, v_j) x_j x'_j,  v_j = (j - 1/2)/d.
 
     For a step graphon the integral over ``u`` is a weighted sum over its row blocks (cost
@@ -328,7 +328,9 @@ def graphon_ntk(
             batch ``(B, K, d)`` of tables (e.g. one per seed), computed together.
         activation: ``relu``, ``erf`` (closed forms), ``tanh`` or ``sigmoid`` (quadrature).
         readout: ``None`` (dense readout) or the readout graphon ``W_2``: a number, ``(K,)`` values
-            per row block, or a callable ``W_2(u)``; it multiplies the ``V`` term.
+            per row block, or a callable ``W_2(u)``. It multiplies both terms: the gradient with
+            respect to a first-layer weight of unit ``u`` passes through that unit's readout
+            weight, so ``Theta = int W_2(u) [Sigma~ Vdot + V] du``.
         device: where to compute.
         quad_points: midpoint nodes in ``u`` for a callable graphon.
         degree: Gauss-Hermite nodes per axis for tanh/sigmoid.
@@ -359,7 +361,7 @@ def graphon_ntk(
         u = (torch.arange(k, device=dev, dtype=_F64) + 0.5) / k
         w2 = torch.as_tensor(readout(u), dtype=_F64, device=dev).expand(k).clone()
     else:
-        w2 = torch.as_tensor(np.asarray(readout, dtype=float), dtype=_F64, device=dev)
+        w2 = _as_f64(readout, dev)
         w2 = w2.expand(k).clone() if w2.ndim == 0 or w2.numel() == 1 else w2
         if w2.shape != (k,):
             raise ValueError(
@@ -379,7 +381,8 @@ def graphon_ntk(
         q2 = (xx2 @ wk.T).T / d  # (b, N2)
         cov = torch.matmul(x1[None] * wk[:, None, :], x2.T) / d  # (b, N1, N2)
         v, vdot = dual_activation(activation, q1[:, :, None], q2[:, None, :], cov, degree=degree)
-        terms = (cov * vdot + w2[lo : lo + step, None, None] * v) * w[lo : lo + step, None, None]
+        # the readout mask gates both paths through hidden unit u: W_2(u) multiplies both terms
+        terms = (cov * vdot + v) * (w2[lo : lo + step] * w[lo : lo + step])[:, None, None]
         out.index_add_(0, owner[lo : lo + step], terms)
     return out[0] if batch is None else out
 

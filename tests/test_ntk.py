@@ -375,3 +375,16 @@ def test_kernel_statistics_match_the_single_kernel_functions():
         ntk.kernel_statistics(kernels, torch.ones(24), noisy)
     with pytest.raises(ValueError, match="noisy_labels must have shape"):
         ntk.kernel_statistics(kernels, y, noisy[:2])
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf"])
+def test_masked_readout_gates_both_terms_and_matches_the_deep_recursion(activation):
+    # f = sum_i a_i M2_i sigma(z_i) / sqrt(n): the first-layer gradient of unit i also passes through
+    # a_i M2_i, so the readout graphon W_2 multiplies both kernel terms; the one-layer formula must
+    # then agree with the layer recursion on a constant graphon.
+    x = torch.randn(6, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    shallow = ntk.graphon_ntk(x, None, 0.7, activation, readout=0.4, device="cpu")
+    deep = ntk.graphon_ntk_deep(x, None, [0.7], activation, readout=0.4, device="cpu")
+    torch.testing.assert_close(shallow, deep, rtol=1e-10, atol=1e-12)
+    dense_readout = ntk.graphon_ntk(x, None, 0.7, activation, device="cpu")
+    torch.testing.assert_close(shallow, 0.4 * dense_readout, rtol=1e-10, atol=1e-12)
