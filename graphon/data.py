@@ -169,7 +169,7 @@ def _k_sparse_target(xj: torch.Tensor, target: str, gen: torch.Generator) -> tor
     if target == "product":
         return torch.tanh(xj).prod(dim=1)
     if target == "sin":
-        # a fixed unit direction in the active subspace, drawn from the task's generator
+        # a fixed unit direction in the active subspace, drawn from the function generator `gen`
         w = torch.randn(k, generator=gen, dtype=torch.float64).to(xj.dtype)
         w = w / w.norm()
         return torch.sin(2.0 * (xj @ w.to(xj.device)))
@@ -246,7 +246,8 @@ def k_sparse_task(
                 f"active must list k = {k} distinct coordinates in 0..{d - 1}, got {list(active)!r}"
             )
     x = torch.randn(n_samples + n_test, d, generator=gen)
-    y = _k_sparse_target(x[:, act], target, gen)
+    # the target function g is drawn from its own generator: the same g for any sample size
+    y = _k_sparse_target(x[:, act], target, torch.Generator().manual_seed(seed))
     if noise > 0:
         if target == "sign_sum":
             flip = torch.rand(y.shape, generator=gen) < noise

@@ -997,7 +997,14 @@ def concentrated_graphon(scores, density: float, concentration: float) -> torch.
         if concentration > 0
         else torch.ones_like(sc)
     )
-    return _fill(base, density * sc.numel())[None, :]
+    filled = _fill(base, density * sc.numel())
+    if float(filled.mean()) < density * (1 - 1e-6):
+        raise ValueError(
+            f"density {density:g} cannot be reached with concentration {concentration:g}: only "
+            f"{int((base > 0).sum())} of {sc.numel()} coordinates have a positive weight "
+            f"(lower the density or the concentration)"
+        )
+    return filled[None, :]
 
 
 def _fill(base: torch.Tensor, target: float) -> torch.Tensor:

@@ -105,3 +105,20 @@ def test_one_hot():
         one_hot(torch.tensor([3]), 3)
     with pytest.raises(ValueError, match="n_classes"):
         one_hot(torch.tensor([0]), 0)
+
+
+def test_sin_target_function_does_not_depend_on_the_sample_size():
+    # The task's labels are one fixed function g(x_J), whatever n_samples, and the same g as the
+    # online stream of graphon.expressivity draws from the same seed.
+    from graphon.data import _k_sparse_target
+    from graphon.expressivity import k_sparse_stream
+
+    def g(x_active):
+        return _k_sparse_target(x_active, "sin", torch.Generator().manual_seed(1))
+
+    for n in (50, 80):
+        task = k_sparse_task(n, 6, 2, seed=1, target="sin", n_test=10, device="cpu")
+        torch.testing.assert_close(task.y_train, g(task.x_train[:, task.active]))
+    stream = k_sparse_stream(6, 2, seed=1, target="sin")
+    x, y = stream(40, seed=7)
+    torch.testing.assert_close(y, g(x[:, stream.active]))

@@ -388,3 +388,9 @@ def test_masked_readout_gates_both_terms_and_matches_the_deep_recursion(activati
     torch.testing.assert_close(shallow, deep, rtol=1e-10, atol=1e-12)
     dense_readout = ntk.graphon_ntk(x, None, 0.7, activation, device="cpu")
     torch.testing.assert_close(shallow, 0.4 * dense_readout, rtol=1e-10, atol=1e-12)
+
+
+def test_concentrated_graphon_refuses_an_unreachable_density():
+    assert float(ntk.concentrated_graphon([1.0, 0.5, 0.2, 0.1], 0.5, 1.0).mean()) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="density 0.5 cannot be reached"):
+        ntk.concentrated_graphon([1.0, 0.0, 0.0, 0.0], 0.5, 1.0)
