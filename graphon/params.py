@@ -407,7 +407,7 @@ def split_list_text(text: str) -> list[str]:
             continue
         buf.append(ch)
     parts.append("".join(buf).strip())
-    return [p for p in parts if p != ""]
+    return parts  # empty items ('1,,2', '1,2,') are kept so that the caller refuses them
 
 
 def _as_list(spec: ParameterSpec, value: Any) -> list:
@@ -466,6 +466,10 @@ def convert(spec: ParameterSpec, value: Any, *, from_text: bool = True) -> Any:
         if not from_text and not isinstance(value, (list, tuple)):
             raise _type_error(spec, value)
         items = _as_list(spec, value) if from_text else list(value)
+        if not items:
+            raise _type_error(spec, value, "an empty list")
+        if any(isinstance(item, str) and item.strip() == "" for item in items):
+            raise _type_error(spec, value, "an empty element")
         out = []
         for item in items:
             if not from_text and isinstance(item, str) and etype != "str":

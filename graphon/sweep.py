@@ -119,10 +119,18 @@ class SweepResult:
 def _grid_items(spec: ParameterSpec, text: str) -> list[str] | list[Any]:
     text = text.strip()
     if not spec.is_list and text.startswith("["):
-        loaded = yaml.safe_load(text)
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ParameterError(f"--grid {spec.name}: not a valid list of values: {text!r}") from None
         if isinstance(loaded, list):
             return loaded
-    return split_list_text(text)
+    if text == "":
+        return []  # reported as "has no values" by parse_grid
+    items = split_list_text(text)
+    if any(item == "" for item in items):
+        raise ParameterError(f"--grid {spec.name}: empty value in {text!r}")
+    return items
 
 
 def parse_grid(

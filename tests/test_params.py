@@ -329,3 +329,10 @@ def test_real_chapter_parameters(chapter):
         values, _ = load_preset(chapter, preset, ROOT / "book")
         assert "output_dir" not in values, f"preset {preset} must not set output_dir"
         validate(specs, values, chapter=chapter)
+
+
+@pytest.mark.parametrize("text", ["", "[]", "100,,200", "100,200,"])
+def test_empty_lists_and_empty_elements_are_refused(text):
+    (spec,) = parse_source("ws: list[int] = [1, 2]  # widths; range [1, inf)")
+    with pytest.raises(ParameterError, match="empty"):
+        convert(spec, text)
