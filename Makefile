@@ -9,8 +9,8 @@ TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 EXTRAS ?= book,test
 MATHJAX := 3.2.2
-STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: list help venv test test-slow test-gpu lint book book-fast student run sweep bench check-site browser-test clean
 

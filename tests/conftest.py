@@ -16,24 +16,17 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # tests only: no figures are display
 
 
 def execute_chapter(chapter: str, parameters: dict, out_dir: Path) -> dict:
-    """Execute ``book/<chapter>.md`` with ``parameters`` (``output_dir`` set to ``out_dir``).
+    """Execute ``book/<chapter>.md`` with ``parameters`` on the CPU, writing into ``out_dir``.
 
-    Returns the chapter's ``metrics.json`` as a dict. Fails (PapermillExecutionError) if a cell fails.
+    Goes through :func:`graphon.runner.run_chapter`, so the parameters are validated exactly as on the
+    command line (a misspelt or out-of-range name fails the test). Returns the chapter's
+    ``metrics.json``; fails with the traceback of the first failing cell.
     """
-    import jupytext
-    import papermill as pm
+    from graphon.runner import run_chapter
 
-    nb = jupytext.read(BOOK / f"{chapter}.md")
-    params = {**parameters, "output_dir": str(out_dir), "device": "cpu"}
-    pm.execute_notebook(
-        nb,
-        str(out_dir / f"{chapter}.ipynb"),
-        parameters=params,
-        kernel_name="python3",
-        cwd=str(BOOK),
-        progress_bar=False,
-    )
-    return json.loads((out_dir / "metrics.json").read_text())
+    result = run_chapter(chapter, parameters, device="cpu", out=out_dir, book_dir=BOOK, overwrite=True)
+    assert result.ok, f"{chapter} failed: {result.error} (notebook: {result.notebook})"
+    return json.loads((result.run_dir / "metrics.json").read_text())
 
 
 @pytest.fixture
