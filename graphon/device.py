@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .validation import check_seeds
+from .validation import check_positive_int, check_seeds
 
 __all__ = ["resolve_device", "seeded_normal", "seeded_uniform", "generator"]
 
@@ -39,13 +39,19 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         raise ValueError(f"device must be one of {list(_DEVICE_CHOICES)} (or 'cuda:K'), got {device!r}")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' was asked for, but torch sees no GPU on this machine; use 'auto' or 'cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device must name a GPU in cuda:0..cuda:{torch.cuda.device_count() - 1}, got {device!r}")
     return dev
 
 
 def generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
-    """A :class:`torch.Generator` on ``device`` seeded with ``seed``."""
+    """A :class:`torch.Generator` on ``device`` seeded with ``seed``.
+
+    Raises:
+        ValueError: if ``seed`` is not an integer >= 0.
+    """
     g = torch.Generator(device=torch.device(device))
-    g.manual_seed(int(seed))
+    g.manual_seed(check_positive_int(seed, "seed", minimum=0))
     return g
 
 

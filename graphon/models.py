@@ -64,6 +64,11 @@ def mlp_forward(
 
     Returns:
         Outputs ``(..., B, d_out)``.
+
+    Raises:
+        ValueError: for an unknown ``activation``.
+
+    Source: the NTK parameterisation of Jacot et al. (2018), no biases (``research/paper.md`` Sec. 2).
     """
     act = activation_fn(activation)
     h = x

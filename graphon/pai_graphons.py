@@ -163,6 +163,9 @@ def pai_graphons(
             f"the constant 1), got {layer}"
         )
     dev = resolve_device(device)
+    # the scoring batch moves to the device once, not once per chunk
+    x = None if x is None else torch.as_tensor(x).to(dev)
+    y = None if y is None else torch.as_tensor(y).to(dev)
 
     per_seed, kept, masks = [], [], []
     for start in range(0, s_total, seed_batch):
