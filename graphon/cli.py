@@ -22,6 +22,7 @@ import textwrap
 from pathlib import Path
 
 from .params import ParameterError, ParameterSpec, parse_chapter
+from .sweep import CLUSTERS, FORMATS
 
 __all__ = ["main", "build_parser", "chapter_help"]
 
@@ -105,7 +106,8 @@ def _common(p: argparse.ArgumentParser, *, sweep: bool) -> None:
         "--out",
         metavar="DIR",
         help=(
-            "sweep folder (default runs/<chapter>/sweep-<hash>/)"
+            "sweep folder for sweep.yaml, logs, table and figure (default "
+            "runs/<chapter>/sweep-<hash>/); points always go to runs/<chapter>/points/"
             if sweep
             else "run folder (default runs/<chapter>/<YYYYmmdd-HHMMSS>-<hash>/); must be new or empty"
         ),
@@ -143,8 +145,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         add_help=False,
         help="run a chapter over a grid of parameters (resumable)",
         description=(
-            "Run a chapter over the cartesian product of --grid values. Completed points are "
-            "skipped, so rerunning the same command resumes an interrupted sweep."
+            "Run a chapter over the cartesian product of --grid values. Points are kept in "
+            "runs/<chapter>/points/, shared by every sweep of the chapter: a point already run "
+            "by the same code is skipped, so rerunning the same command resumes an interrupted "
+            "sweep and a changed grid runs only its new points."
         ),
     )
     _common(sweep, sweep=True)
@@ -156,9 +160,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="values of one parameter (repeatable; cartesian product). Lists: widths=[100,200],[400]",
     )
     sweep.add_argument("--jobs", type=int, default=1, metavar="N", help="points run at once (default 1)")
-    sweep.add_argument("--cluster", choices=("local", "ray"), default="local", help="local processes or Ray tasks")
+    sweep.add_argument("--cluster", choices=CLUSTERS, default="local", help="local processes or Ray tasks")
     sweep.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: start Ray locally)")
-    sweep.add_argument("--format", choices=("csv", "parquet"), default="csv", help="results table format")
+    sweep.add_argument("--format", choices=FORMATS, default="csv", help="results table format")
     sweep.add_argument(
         "--plot",
         action="append",
@@ -218,7 +222,7 @@ def _title(path: Path) -> str:
     return ""
 
 
-def _cmd_run(args, parser) -> int:
+def _cmd_run(args) -> int:
     from .runner import run_chapter
 
     result = run_chapter(
@@ -321,7 +325,7 @@ def _main(argv: list[str]) -> int:
             _err(f"{parser.prog} {args.command}: error: give a CHAPTER; chapters: {chapters}")
             return 2
         if args.command == "run":
-            return _cmd_run(args, parser)
+            return _cmd_run(args)
         return _cmd_sweep(args)
     except ParameterError as exc:
         _err(f"{parser.prog} {args.command}: error: {exc}")

@@ -12,11 +12,12 @@ A *chapter* is any ``<book_dir>/*.md`` with a jupytext header whose first code c
    jupytext and executes it with papermill (kernel ``python3``, working directory = the book
    folder, ``output_dir`` pointed at the run folder),
 5. keeps there: the executed notebook ``<chapter>.ipynb``, ``params.yaml`` (the full resolved
-   parameters, reusable as ``--preset``), ``run.yaml`` (hash, status, timings, how it was called),
-   and whatever the chapter wrote into ``output_dir`` (``metrics.json``, figures as PNG and PDF).
+   parameters, reusable as ``--preset``), ``run.yaml`` (hash, code fingerprint, the parameters, status,
+   timings, how it was called), and whatever the chapter wrote into ``output_dir`` (``metrics.json``, figures as PNG and PDF).
 
 Same parameters give the same hash (:func:`graphon.params.params_hash`) and, since every chapter
-seeds its random draws, the same numbers. A cell that raises leaves the executed notebook with the
+seeds its random draws, the same numbers, as long as the code is the same: ``run.yaml`` records
+:func:`code_fingerprint` (chapter source, ``graphon`` version and sources) to tell. A cell that raises leaves the executed notebook with the
 traceback in the run folder, ``run.yaml`` with ``status: failed`` and ``error.txt``; an interrupt
 (Ctrl-C) removes the half-made folder.
 """
@@ -24,6 +25,7 @@ traceback in the run folder, ``run.yaml`` with ``status: failed`` and ``error.tx
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import platform
 import re
@@ -43,6 +45,7 @@ from .params import ParameterError, ParameterSpec, params_hash, parse_chapter, v
 
 __all__ = [
     "RunResult",
+    "code_fingerprint",
     "default_book_dir",
     "default_runs_dir",
     "discover_chapters",
@@ -51,6 +54,7 @@ __all__ = [
     "load_preset",
     "resolve_parameters",
     "run_chapter",
+    "run_fingerprint",
     "run_is_complete",
 ]
 
@@ -301,17 +305,45 @@ def _write_yaml(path: Path, data: Any, header: str = "") -> None:
     path.write_text(header + text)
 
 
-def run_is_complete(run_dir: str | Path) -> bool:
-    """True when ``run_dir`` holds a finished, successful run (``run.yaml`` status ok + metrics)."""
-    run_dir = Path(run_dir)
-    meta = run_dir / "run.yaml"
-    if not meta.is_file() or not (run_dir / "metrics.json").is_file():
-        return False
+def code_fingerprint(chapter_path: str | Path) -> str:
+    """Fingerprint of the code a run executes: the SHA-256 (first 16 hex digits) of the chapter's
+    source file, ``graphon.__version__`` and every ``.py`` file of the ``graphon`` package (names
+    and contents). Same fingerprint and same parameter hash: same numbers; a changed chapter or
+    package gives a new fingerprint, so a sweep reruns its points instead of reusing them."""
+    from . import __version__
+
+    h = hashlib.sha256()
+    h.update(b"chapter\0" + Path(chapter_path).read_bytes() + b"\0")
+    h.update(f"graphon {__version__}\0".encode())
+    pkg = Path(__file__).resolve().parent
+    for src in sorted(pkg.rglob("*.py")):
+        h.update(src.relative_to(pkg).as_posix().encode() + b"\0" + src.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _read_run_yaml(run_dir: Path) -> dict[str, Any]:
     try:
-        info = yaml.safe_load(meta.read_text()) or {}
-    except yaml.YAMLError:
+        info = yaml.safe_load((run_dir / "run.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def run_fingerprint(run_dir: str | Path) -> str | None:
+    """The ``code_fingerprint`` recorded in ``run_dir/run.yaml`` (``None`` if there is none)."""
+    return _read_run_yaml(Path(run_dir)).get("code_fingerprint")
+
+
+def run_is_complete(run_dir: str | Path, fingerprint: str | None = None) -> bool:
+    """True when ``run_dir`` holds a finished, successful run (``run.yaml`` status ok + metrics)
+    and, when ``fingerprint`` is given, that run recorded this :func:`code_fingerprint`."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "run.yaml").is_file() or not (run_dir / "metrics.json").is_file():
         return False
-    return info.get("status") == "ok"
+    info = _read_run_yaml(run_dir)
+    if info.get("status") != "ok":
+        return False
+    return fingerprint is None or info.get("code_fingerprint") == fingerprint
 
 
 def _command_line() -> str:
@@ -398,13 +430,18 @@ def run_chapter(
                 f"#   python -m graphon run {chapter} --preset {run_dir / 'params.yaml'}\n"
             ),
         )
+        from . import __version__
+
         meta: dict[str, Any] = {
             "chapter": chapter,
             "hash": digest,
             "status": "running",
+            "code_fingerprint": code_fingerprint(path),
+            "graphon_version": __version__,
             "preset": None if preset is None else str(preset),
             "overrides": {k: v for k, v in (overrides or {}).items()},
             "device": device,
+            "parameters": public,
             "chapter_file": str(path.resolve()),
             "notebook": notebook.name,
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),

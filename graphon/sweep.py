@@ -4,19 +4,25 @@ The grid is the cartesian product of the ``--grid`` values (first ``--grid`` var
 other parameters come from the chapter's defaults, a preset and ``-p`` overrides, exactly as for
 ``run``; every point is validated before anything runs.
 
-Folders are deterministic, so a sweep is resumable::
+Points live in one store per chapter, shared by every sweep; a sweep folder holds only what
+describes that sweep::
 
-    <runs_dir>/<chapter>/sweep-<sweep hash>/        (or --out DIR)
-        sweep.yaml                                  the grid, the fixed parameters, the points
-        points/<point hash>/                        one run folder per point (see graphon.runner)
-        results.csv | results.parquet               one row per point: parameters + metrics
-        summary.png                                 each numeric metric against the first grid parameter
+    <runs_dir>/<chapter>/points/<point hash>/        one run folder per point (see graphon.runner)
+    <runs_dir>/<chapter>/sweep-<sweep hash>/         (or --out DIR)
+        sweep.yaml                                   the grid, the fixed parameters, the points
+        logs/<point hash>.log, .params.yaml          what each point run printed, what it was given
+        results.csv | results.parquet                one row per point: parameters + metrics
+        summary.png                                  each numeric metric against the first grid parameter
 
-The sweep hash covers the chapter, the fixed parameters and the grid; a point's hash is
-:func:`graphon.params.params_hash` of its full parameter set. A point whose folder already holds a
-successful run (``run.yaml`` status ok and ``metrics.json``) is skipped, so rerunning the same
-command after an interruption (Ctrl-C, a killed job, a failed point) runs only what is missing:
-no point runs twice and none is lost.
+A point's hash is :func:`graphon.params.params_hash` of its full parameter set (``device: auto`` is
+first resolved to the device a local sweep will use), so it names the point whatever sweep asks
+for it: reordering the ``--grid`` options, adding a value or fixing a parameter at its default reuses
+every point already in the store. A point is skipped when its folder holds a successful run
+(``run.yaml`` status ok and ``metrics.json``) made by the same code
+(:func:`graphon.runner.code_fingerprint`: chapter source, ``graphon`` version and sources); a
+point made by other code is run again. Rerunning the same command after an interruption (Ctrl-C,
+a killed job, a failed point) runs only what is missing: no point runs twice and none is lost.
+The sweep hash (chapter, fixed parameters, grid and its order) only names the sweep folder.
 
 Points run as local processes (``python -m graphon run ... --out POINT``, at most ``--jobs N`` at
 once; their output goes to ``logs/<point hash>.log``), or as Ray tasks with ``cluster="ray"`` (the
@@ -55,14 +61,18 @@ from .params import (
     unknown_parameter_error,
 )
 from .runner import (
+    code_fingerprint,
     default_book_dir,
     default_runs_dir,
     resolve_parameters,
     run_chapter,
+    run_fingerprint,
     run_is_complete,
 )
 
 __all__ = [
+    "CLUSTERS",
+    "FORMATS",
     "Point",
     "SweepResult",
     "expand_grid",
@@ -74,6 +84,7 @@ __all__ = [
 
 FORMATS = ("csv", "parquet")
 CLUSTERS = ("local", "ray")
+POINTS = "points"  # the chapter's point store: <runs_dir>/<chapter>/points/<point hash>/
 
 
 @dataclass
@@ -263,6 +274,7 @@ def _run_local(todo, chapter, book, jobs, report, sweep_dir: Path) -> None:
             while pending and len(running) < jobs:
                 p = pending.pop(0)
                 shutil.rmtree(p.run_dir, ignore_errors=True)  # an unfinished earlier attempt
+                # kept next to the log: run.yaml names it (and also records the parameters)
                 preset = logs / f"{p.hash}.params.yaml"
                 preset.write_text(yaml.safe_dump(_overrides(p), sort_keys=False))
                 log_path = logs / f"{p.hash}.log"
@@ -277,8 +289,6 @@ def _run_local(todo, chapter, book, jobs, report, sweep_dir: Path) -> None:
             for proc in [q for q in running if q.poll() is not None]:
                 p, fh, log_path = running.pop(proc)
                 fh.close()
-                with contextlib.suppress(OSError):
-                    (logs / f"{p.hash}.params.yaml").unlink()
                 report(p, _point_outcome(p, proc.returncode, log_path))
     except BaseException:
         for proc in running:
@@ -354,8 +364,11 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def build_rows(points: Sequence[Point], grid_names: Sequence[str]) -> list[dict[str, Any]]:
-    """One dict per point: bookkeeping, grid parameters, other parameters, flattened metrics."""
+def build_rows(
+    points: Sequence[Point], grid_names: Sequence[str], sweep_dir: str | Path | None = None
+) -> list[dict[str, Any]]:
+    """One dict per point: bookkeeping, grid parameters, other parameters, flattened metrics.
+    The ``run_dir`` column is the point's folder, relative to ``sweep_dir`` when given."""
     rows = []
     for p in points:
         row: dict[str, Any] = {
@@ -380,7 +393,9 @@ def build_rows(points: Sequence[Point], grid_names: Sequence[str]) -> list[dict[
             for k, v in flatten(metrics).items():
                 key = k if k not in row else f"metrics.{k}"
                 row[key] = _cell(v)
-        row["run_dir"] = str(Path("points") / p.hash)
+        row["run_dir"] = (
+            os.path.relpath(p.run_dir, sweep_dir) if sweep_dir is not None else str(p.run_dir)
+        )
         rows.append(row)
     return rows
 
@@ -483,7 +498,9 @@ def run_sweep(
     plot: Sequence[str] | None = None,
     ship_files: bool | None = None,
 ) -> SweepResult:
-    """Run every grid point not already done, then write the table and the summary figure.
+    """Run every grid point not already in the chapter's point store (``runs_dir/<chapter>/points/``,
+    made by the same code), then write the table and the summary figure into the sweep folder
+    (``out``, default ``runs_dir/<chapter>/sweep-<hash>/``).
 
     Args mirror ``python -m graphon sweep``; ``grid`` is ``["NAME=v1,v2", ...]`` or a mapping.
     ``ship_files`` (Ray only): run each point in a temporary folder on the worker and send its
@@ -518,35 +535,40 @@ def run_sweep(
     book = (Path(book_dir) if book_dir is not None else default_book_dir()).resolve()
     runs = Path(runs_dir) if runs_dir is not None else default_runs_dir()
 
-    _path, specs, base = resolve_parameters(chapter, overrides, preset, device, book)
+    chapter_path, specs, base = resolve_parameters(chapter, overrides, preset, device, book)
     typed_grid = parse_grid(specs, grid, chapter)
     clash = sorted(set(typed_grid) & set(overrides or {}))
     if clash:
         raise ParameterError(f"{', '.join(clash)} given both with -p and --grid; keep one")
     base = {k: v for k, v in base.items() if k != "output_dir"}
+    if cluster == "local" and base.get("device") == "auto" and "device" not in typed_grid:
+        base["device"] = _local_device()  # the point's hash names the device it really uses
     fixed = {k: v for k, v in base.items() if k not in typed_grid}
     sweep_hash = params_hash(chapter, {"fixed": fixed, "grid": typed_grid})
     sweep_dir = Path(out) if out is not None else runs / chapter / f"sweep-{sweep_hash}"
     sweep_dir = sweep_dir.resolve()
+    store = (runs / chapter / POINTS).resolve()
+    fingerprint = code_fingerprint(chapter_path)
 
     points: list[Point] = []
     seen: set[str] = set()
-    for i, gv in enumerate(expand_grid(typed_grid)):
+    for gv in expand_grid(typed_grid):
         params = {**base, **gv}
         h = params_hash(chapter, params)
         if h in seen:
             continue  # repeated value in a --grid: one run is enough
         seen.add(h)
-        points.append(Point(i, gv, params, h, sweep_dir / "points" / h))
-    for k, p in enumerate(points):
-        p.index = k
+        points.append(Point(len(points), gv, params, h, store / h))
 
-    (sweep_dir / "points").mkdir(parents=True, exist_ok=True)
-    for stale in (sweep_dir / "points").glob(".*.incoming"):
+    store.mkdir(parents=True, exist_ok=True)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    for stale in store.glob(".*.incoming"):
         shutil.rmtree(stale, ignore_errors=True)
     meta = {
         "chapter": chapter,
         "sweep_hash": sweep_hash,
+        "points_dir": str(store),
+        "code_fingerprint": fingerprint,
         "preset": None if preset is None else str(preset),
         "grid": typed_grid,
         "fixed": fixed,
@@ -558,15 +580,21 @@ def run_sweep(
 
     todo = []
     for p in points:
-        if run_is_complete(p.run_dir):
+        if run_is_complete(p.run_dir, fingerprint):
             p.status = "skipped"
             p.seconds = _seconds(p.run_dir)
             log(f"[{p.index + 1}/{len(points)}] {_label(p)}: already done, skipped")
         else:
+            if run_is_complete(p.run_dir):
+                old = run_fingerprint(p.run_dir) or "none recorded"
+                log(
+                    f"[{p.index + 1}/{len(points)}] {_label(p)}: done before by other code "
+                    f"(fingerprint {old}, now {fingerprint}); running it again"
+                )
             todo.append(p)
     log(
         f"sweep {chapter}: {len(points)} points, {len(points) - len(todo)} already done, "
-        f"{len(todo)} to run ({cluster}, jobs={jobs}) in {sweep_dir}"
+        f"{len(todo)} to run ({cluster}, jobs={jobs}); points in {store}, table in {sweep_dir}"
     )
 
     def report(p: Point, outcome: Mapping[str, Any]) -> None:
@@ -583,7 +611,7 @@ def run_sweep(
         else:
             _run_local(todo, chapter, book, jobs, report, sweep_dir)
 
-    rows = build_rows(points, list(typed_grid))
+    rows = build_rows(points, list(typed_grid), sweep_dir)
     table = write_table(rows, sweep_dir / f"results.{'parquet' if fmt == 'parquet' else 'csv'}", fmt)
     figure = None
     try:
@@ -591,6 +619,13 @@ def run_sweep(
     except Exception as exc:  # a figure problem must not lose the table
         log(f"summary figure skipped: {exc}")
     return SweepResult(chapter, sweep_dir, table, figure, points)
+
+
+def _local_device() -> str:
+    """What ``device: auto`` means on this machine (``cuda`` when torch sees a GPU, else ``cpu``)."""
+    from .device import resolve_device
+
+    return resolve_device("auto").type
 
 
 def _label(p: Point) -> str:

@@ -70,6 +70,10 @@ def test_run_through_cli(tmp_path):
     assert "output_dir" not in params
     meta = yaml.safe_load((run / "run.yaml").read_text())
     assert meta["status"] == "ok" and run.name.endswith(meta["hash"])
+    assert meta["parameters"] == params  # run.yaml is self-contained
+    from graphon.runner import code_fingerprint
+
+    assert meta["code_fingerprint"] == code_fingerprint(FIXTURE_BOOK / "toy.md")
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["y"] == 4.0 and metrics["scaled"] == {"s0": 4.0, "s1": 12.0}
     nb = json.loads((run / "toy.ipynb").read_text())

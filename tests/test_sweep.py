@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,11 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from graphon.cli import main
 from graphon.params import ParameterError, parse_chapter, specs_by_name
-from graphon.runner import resolve_parameters, run_is_complete
-from graphon.sweep import expand_grid, flatten, parse_grid, run_sweep
+from graphon.runner import code_fingerprint, resolve_parameters, run_is_complete
+from graphon.sweep import _local_device, expand_grid, flatten, parse_grid, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_BOOK = Path(__file__).resolve().parent / "fixtures" / "book"
@@ -104,8 +106,10 @@ def test_sweep_table_figure_and_resume_after_failure(tmp_path, monkeypatch, caps
     runs = marker_lines(marks)
     assert sorted(r["x"] for r in runs) == [1.0, 2.0, 3.0]  # each point completed exactly once
 
-    (sweep_dir,) = (tmp_path / "toy").iterdir()
-    assert sweep_dir.name.startswith("sweep-")
+    (sweep_dir,) = (tmp_path / "toy").glob("sweep-*")
+    assert sorted(p.name for p in (tmp_path / "toy").iterdir()) == ["points", sweep_dir.name]
+    assert sorted(p.name for p in sweep_dir.iterdir()) == [
+        "logs", "results.csv", "summary.png", "sweep.yaml"]
     table = pd.read_csv(sweep_dir / "results.csv")
     assert len(table) == 3 and (table["status"] == "ok").all()
     assert list(table.columns[:7]) == ["point", "hash", "status", "seconds", "error", "x", "mode"]
@@ -115,9 +119,14 @@ def test_sweep_table_figure_and_resume_after_failure(tmp_path, monkeypatch, caps
     assert json.loads(row["scales"]) == [1.0, 2.0]
     assert (sweep_dir / "summary.png").stat().st_size > 1000
     assert sorted(p.name for p in (sweep_dir / "logs").iterdir()) == sorted(
-        f"{h}.log" for h in table["hash"])
-    for h in table["hash"]:
-        assert run_is_complete(sweep_dir / "points" / h)
+        f"{h}{ext}" for h in table["hash"] for ext in (".log", ".params.yaml"))
+    for h, rel in zip(table["hash"], table["run_dir"], strict=True):
+        point = tmp_path / "toy" / "points" / h
+        assert rel == f"../points/{h}" and run_is_complete(point)
+        meta = yaml.safe_load((point / "run.yaml").read_text())
+        assert meta["code_fingerprint"] == code_fingerprint(FIXTURE_BOOK / "toy.md")
+        assert meta["parameters"]["x"] in (1.0, 2.0, 3.0) and meta["parameters"]["mode"] == "cube"
+        assert Path(meta["preset"]).is_file()  # the file the point was given is kept
 
     # a third pass runs nothing and rewrites the same table
     assert main(args) == 0
@@ -125,6 +134,57 @@ def test_sweep_table_figure_and_resume_after_failure(tmp_path, monkeypatch, caps
     assert len(marker_lines(marks)) == 3
     again = pd.read_csv(sweep_dir / "results.csv")
     pd.testing.assert_frame_equal(table, again)
+
+
+def test_changed_grid_reuses_points(tmp_path, capsys):
+    """The point store is shared by every sweep of a chapter: a second sweep with its --grids in
+    the other order, one more value, and --device spelled out (auto is resolved first) runs only
+    the new point, and writes its own table with all of them."""
+    marks = tmp_path / "marks"
+    common = ["-p", "marker_dir", str(marks), "--book-dir", str(FIXTURE_BOOK),
+              "--runs-dir", str(tmp_path)]
+    assert main(["sweep", "toy", "--grid", "x=1,2", "--grid", "mode=square,cube", *common]) == 0
+    assert "4 points (4 run now, 0 already done, 0 failed)" in capsys.readouterr().out
+    assert len(marker_lines(marks)) == 4
+    assert main(["sweep", "toy", "--grid", "mode=cube,square", "--grid", "x=2,1,3",
+                 "--device", _local_device(), *common]) == 0
+    out = capsys.readouterr().out
+    assert "6 points (2 run now, 4 already done, 0 failed)" in out
+    runs = marker_lines(marks)
+    assert len(runs) == 6 and sorted((r["x"], r["mode"]) for r in runs[4:]) == [
+        (3.0, "cube"), (3.0, "square")]
+    assert len(list((tmp_path / "toy" / "points").iterdir())) == 6
+    sweeps = sorted((tmp_path / "toy").glob("sweep-*"))
+    assert len(sweeps) == 2
+    tables = [pd.read_csv(s / "results.csv") for s in sweeps]
+    assert sorted(len(t) for t in tables) == [4, 6]
+    assert all((t["status"] == "ok").all() for t in tables)
+
+
+def test_changed_code_reruns_points(tmp_path):
+    """A point made by other code (here: the chapter's source edited) is run again, and the log
+    says why; the next sweep skips it."""
+    book = tmp_path / "book"
+    shutil.copytree(FIXTURE_BOOK, book)
+    marks = tmp_path / "marks"
+    kw = dict(overrides={"marker_dir": str(marks)}, book_dir=book, runs_dir=tmp_path / "runs")
+    res = run_sweep("toy", ["x=1"], **kw)
+    (point,) = res.points
+    assert point.status == "ok" and len(marker_lines(marks)) == 1
+    before = yaml.safe_load((point.run_dir / "run.yaml").read_text())["code_fingerprint"]
+    assert run_sweep("toy", ["x=1"], **kw).points[0].status == "skipped"
+
+    chapter = book / "toy.md"
+    chapter.write_text(chapter.read_text() + "\nA line added after the point ran.\n")
+    assert code_fingerprint(chapter) != before
+    logged: list[str] = []
+    res = run_sweep("toy", ["x=1"], log=logged.append, **kw)
+    assert res.points[0].status == "ok" and len(marker_lines(marks)) == 2
+    assert any("done before by other code" in m and before in m for m in logged), logged
+    after = yaml.safe_load((point.run_dir / "run.yaml").read_text())["code_fingerprint"]
+    assert after == code_fingerprint(chapter)
+    assert run_sweep("toy", ["x=1"], **kw).points[0].status == "skipped"
+    assert len(marker_lines(marks)) == 2
 
 
 def _wait_for(predicate, proc, timeout=90.0):
@@ -143,17 +203,18 @@ def test_resume_after_kill_and_interrupt(tmp_path):
     marks = tmp_path / "marks"
     args = [sys.executable, "-m", "graphon", "sweep", "toy", "--grid", "x=1,2,3",
             "-p", "marker_dir", str(marks), "--book-dir", str(FIXTURE_BOOK),
-            "--runs-dir", str(tmp_path / "runs")]
+            "--runs-dir", str(tmp_path / "runs"), "--device", "cpu"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GRAPHON_FIXTURE_SLEEP": "60",
            "GRAPHON_FIXTURE_SLEEP_FROM": "2"}
     from graphon.params import params_hash
 
-    _, _, base = resolve_parameters("toy", {"marker_dir": str(marks)}, book_dir=FIXTURE_BOOK)
+    _, _, base = resolve_parameters("toy", {"marker_dir": str(marks)}, device="cpu",
+                                    book_dir=FIXTURE_BOOK)
     hashes = [params_hash("toy", {**base, "x": x}) for x in (1.0, 2.0, 3.0)]
     sweep_hash = params_hash("toy", {"fixed": {k: v for k, v in base.items()
                                                if k not in ("x", "output_dir")},
                                      "grid": {"x": [1.0, 2.0, 3.0]}})
-    points = tmp_path / "runs" / "toy" / f"sweep-{sweep_hash}" / "points"
+    points = tmp_path / "runs" / "toy" / "points"
     first, second = points / hashes[0], points / hashes[1]
 
     # 1. hard kill once the first point is done and the second has started
@@ -193,7 +254,7 @@ def test_resume_after_kill_and_interrupt(tmp_path):
     assert "3 points (2 run now, 1 already done, 0 failed)" in res.stdout
     runs = marker_lines(marks)
     assert sorted(r["x"] for r in runs) == [1.0, 2.0, 3.0]  # none twice, none lost
-    table = pd.read_csv(points.parent / "results.csv")
+    table = pd.read_csv(points.parent / f"sweep-{sweep_hash}" / "results.csv")
     assert list(table["x"]) == [1.0, 2.0, 3.0] and (table["status"] == "ok").all()
 
 
@@ -205,12 +266,13 @@ def test_ray_local(tmp_path):
     try:
         for ship, name in ((False, "direct"), (True, "shipped")):
             res = run_sweep("toy", ["x=1,2"], cluster="ray", jobs=2, ship_files=ship,
-                            out=tmp_path / name, book_dir=FIXTURE_BOOK)
+                            runs_dir=tmp_path / name, book_dir=FIXTURE_BOOK)
             assert [p.status for p in res.points] == ["ok", "ok"]
             table = pd.read_csv(res.table)
             assert list(table["y"]) == [1.0, 4.0]
             for p in res.points:
                 assert run_is_complete(p.run_dir)
+                assert p.run_dir.parent == (tmp_path / name / "toy" / "points").resolve()
                 assert (p.run_dir / "fig-toy.png").exists()
     finally:
         ray.shutdown()
@@ -231,8 +293,8 @@ def test_summary_figure_picks_metrics(tmp_path):
         (run_dir / "metrics.json").write_text(json.dumps({"y": x * i, "d": {"a": 1.0, "b": 2.0}}))
         points.append(Point(i, {"x": x, "mode": mode}, {"x": x, "mode": mode, "n": 3}, f"h{i}",
                             run_dir, status="ok"))
-    rows = build_rows(points, ["x", "mode"])
-    assert rows[0]["d.a"] == 1.0 and rows[0]["x"] == 1.0 and rows[0]["run_dir"] == "points/h0"
+    rows = build_rows(points, ["x", "mode"], tmp_path / "sweep")
+    assert rows[0]["d.a"] == 1.0 and rows[0]["x"] == 1.0 and rows[0]["run_dir"] == "../p0"
     path = summary_figure(points, rows, ["x", "mode"], tmp_path / "s.png", plot=["d.*"])
     assert path.stat().st_size > 1000
     # a text-valued first grid parameter is drawn on a categorical axis
