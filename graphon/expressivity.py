@@ -68,16 +68,26 @@ PAPER_UNVERIFIED = True
 # --------------------------------------------------------------------------------------------
 
 
+def _is_step_graphon(w) -> bool:
+    from .graphons import StepGraphon
+
+    return isinstance(w, StepGraphon)
+
+
 def _as_float_tensor(w, name: str) -> torch.Tensor:
-    """A float tensor from a tensor, an array, a nested list, or a step graphon object."""
+    """A float tensor from a tensor, an array, a nested list, or a :class:`~graphon.graphons.StepGraphon`.
+
+    A step graphon with equal blocks gives its ``values``; one with unequal blocks is read exactly at
+    1000 equally spaced row positions (:func:`graphon.graphons.neuron_probabilities`).
+    """
+    if _is_step_graphon(w):
+        if w.row_widths is None and w.col_widths is None:
+            w = w.values
+        else:
+            from .graphons import neuron_probabilities
+
+            return neuron_probabilities(w, 1000, device=w.values.device).to(w.values.dtype)
     if not isinstance(w, torch.Tensor):
-        if getattr(w, "row_widths", None) is not None and hasattr(w, "on_grid"):
-            # a step graphon with unequal row blocks: exact averages on a fine equal row grid
-            return w.on_grid((1000, w.values.shape[1])).float()
-        for attr in ("values", "matrix", "W", "blocks"):  # step-graphon objects of graphon.graphons
-            if hasattr(w, attr) and not callable(getattr(w, attr)):
-                w = getattr(w, attr)
-                break
         try:
             w = torch.as_tensor(w)
         except (TypeError, ValueError, RuntimeError):
@@ -162,22 +172,28 @@ def sample_graphon_masks(
     """Masks ``(S, n, d)`` with independent Bernoulli(``W(u_i, v_j)``) edges.
 
     Hidden unit ``i`` sits at the grid position ``u_i = (i + 1/2) / n`` and reads row
-    ``floor(u_i K)`` of the ``(K, d)`` grid ``W``; input column ``j`` is coordinate ``j``. This is the
-    W-random bipartite graph with deterministic latent positions (Lovasz 2012, Ch. 10; the model
-    behind the book's reading of Lemma 5.6).
+    ``floor(u_i K)`` of the ``(K, d)`` grid ``W`` (a step graphon with unequal blocks is evaluated
+    exactly at ``u_i``); input column ``j`` is coordinate ``j``. The positions are those of
+    :func:`graphon.graphons.neuron_probabilities`. This is the W-random bipartite graph with
+    deterministic latent positions (Lovasz 2012, Ch. 10; the model behind the book's reading of
+    Lemma 5.6). The uniforms are float32 and compared with the probabilities in ``W``'s dtype.
 
     Raises:
         ValueError: for ``n`` < 1, a bad ``W``, bad seeds or device.
     """
+    from .graphons import neuron_probabilities
+
     n = check_positive_int(n, "n")
     dev = resolve_device(device)
-    w = connection_probabilities(W).to(dev)
-    if w.dim() != 2:
-        raise ValueError("W must be a (K, d) graphon grid")
-    K, d = w.shape
-    rows = ((torch.arange(n, device=dev) + 0.5) * K / n).floor().long().clamp_max(K - 1)
-    probs = w[rows]  # (n, d)
-    u = seeded_uniform(seeds, (n, d), dev)
+    if _is_step_graphon(W):
+        dtype = W.values.dtype
+        probs = neuron_probabilities(W, n, device=dev)
+    else:
+        w = connection_probabilities(W).to(dev)
+        dtype = w.dtype
+        probs = neuron_probabilities(w, n, device=dev)
+    probs = probs.to(dtype)  # (n, d)
+    u = seeded_uniform(seeds, tuple(probs.shape), dev)
     return (u < probs).float()
 
 
@@ -444,12 +460,15 @@ def dense_core_distribution(n: int, W, coords) -> DenseCoreLaw:
             rows = torch.zeros(n, dtype=torch.float64)
             return DenseCoreLaw(0.0, 0.0, rows, (n, 0.0))
         return dense_core_law(n, p, k)
-    w = _as_float_tensor(W, "W")
-    w = connection_probabilities(w, sort_rows=False).detach().cpu().double()
-    K, d = w.shape
-    idx = _check_coords(coords, d)
-    pos = ((torch.arange(n, dtype=torch.float64) + 0.5) * K / n).floor().long().clamp_max(K - 1)
-    q = w[pos][:, idx].prod(dim=1)
+    from .graphons import neuron_probabilities
+
+    if _is_step_graphon(W):
+        probs = neuron_probabilities(W, n, device="cpu")
+    else:
+        w = connection_probabilities(_as_float_tensor(W, "W"), sort_rows=False).detach().cpu()
+        probs = neuron_probabilities(w, n, device="cpu")
+    idx = _check_coords(coords, probs.shape[1])
+    q = probs[:, idx].prod(dim=1)
     nz = q[q > 0]
     binom = None
     if nz.numel() == 0:
@@ -583,6 +602,8 @@ class FitResult:
         relative_test_error: ``(S,)`` ``test_mse / Var(y_test)`` (1 = no better than a constant).
         history: ``{"epoch": [...], "train_mse": (E, S), "test_mse": (E, S)}`` at the logged epochs.
         model: the trained :class:`~graphon.models.MaskedMLP` (with the bias column when used).
+        train_variance: ``Var(y_train)`` (population variance, averaged over outputs): a float for
+            shared targets, ``(S,)`` for per-seed targets.
     """
 
     train_mse: torch.Tensor
@@ -590,6 +611,22 @@ class FitResult:
     relative_test_error: torch.Tensor
     history: dict
     model: MaskedMLP
+    train_variance: float | torch.Tensor = float("nan")
+
+    @property
+    def relative_train_error(self) -> torch.Tensor:
+        """``(S,)`` ``train_mse / Var(y_train)`` (1 = no better than a constant; NaN if Var = 0)."""
+        var = torch.as_tensor(self.train_variance, dtype=self.train_mse.dtype)
+        return torch.where(var > 0, self.train_mse / var, torch.full_like(self.train_mse, float("nan")))
+
+    @property
+    def relative_train_error_mean(self) -> float:
+        """Seed average of the relative train error (``train_mse_mean / Var(y_train)`` for shared
+        targets)."""
+        if isinstance(self.train_variance, float):
+            var = self.train_variance
+            return self.train_mse_mean / var if var > 0 else float("nan")
+        return float(self.relative_train_error.mean())
 
     @property
     def train_mse_mean(self) -> float:
@@ -632,22 +669,38 @@ def _with_bias(model: MaskedMLP, bias_seed: int) -> MaskedMLP:
     return new
 
 
-def _targets(y: torch.Tensor, d_out: int) -> torch.Tensor:
+def _targets(y: torch.Tensor, d_out: int, n: int | None = None, n_seeds: int | None = None) -> torch.Tensor:
+    """Targets as ``(N, d_out)`` (shared by every seed) or ``(S, N, d_out)`` (one per seed).
+
+    Per-seed targets are recognised (when ``n`` and ``n_seeds`` are given) as a 3-D ``(S, N, d_out)``
+    tensor or, for ``d_out = 1``, a 2-D ``(S, N)`` one that is not ``(N, 1)``.
+    """
     y = torch.as_tensor(y)
     if y.dim() == 1:
         y = y.unsqueeze(-1)
+    if n is not None and n_seeds is not None:
+        if y.dim() == 2 and d_out == 1 and tuple(y.shape) == (n_seeds, n) and tuple(y.shape) != (n, 1):
+            y = y.unsqueeze(-1)
+        if y.dim() == 3:
+            if tuple(y.shape) != (n_seeds, n, d_out):
+                raise ValueError(f"per-seed targets must have shape (S={n_seeds}, N={n}) or "
+                                 f"(S, N, d_out={d_out}), got {tuple(y.shape)}")
+            return y
     if y.dim() != 2 or y.shape[-1] != d_out:
-        raise ValueError(f"targets must have shape (N,) or (N, d_out={d_out}), got {tuple(y.shape)}")
+        want = f"(N,) or (N, d_out={d_out})"
+        if n_seeds is not None:
+            want += f" or per seed (S={n_seeds}, N)"
+        raise ValueError(f"targets must have shape {want}, got {tuple(y.shape)}")
     return y
 
 
 def _stream_batch(
-    stream, m: int, seed: int, bias: bool, d_out: int, dev
+    stream, m: int, seed: int, bias: bool, d_out: int, dev, dtype: torch.dtype = torch.float32
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One fresh mini-batch ``(x, y)`` from ``stream``, on ``dev``, with the bias column when used."""
     xb, yb = stream(m, seed)
-    xb = torch.as_tensor(xb).to(dev, torch.float32)
-    yb = _targets(yb, d_out).to(dev, torch.float32)
+    xb = torch.as_tensor(xb).to(dev, dtype)
+    yb = _targets(yb, d_out).to(dev, dtype)
     if xb.dim() != 2 or xb.shape[0] != m or yb.shape[0] != m:
         raise ValueError(
             f"stream(m, seed) must return x (m, d) and y (m,), got {tuple(xb.shape)}, {tuple(yb.shape)}"
@@ -678,6 +731,7 @@ def fit_masked_network(
     The masks are buffers of :class:`~graphon.models.MaskedMLP`, so pruned weights stay out of the
     function during training. Weights have shape ``(S, out, in)``; the loss is the *sum over seeds* of
     each seed's mean squared error, so every seed trains exactly as if alone (Adam is elementwise).
+    Inputs and targets are cast to the model's floating dtype (float32 for the tuple form).
 
     Args:
         network: either a one-hidden-layer :class:`~graphon.models.MaskedMLP` (e.g. pruned at
@@ -685,8 +739,11 @@ def fit_masked_network(
             ``bias`` adds a column, which trains a copy), or a tuple ``(d, width, masks)`` with first
             layer masks ``(S, width, d)`` (the readout stays dense); then weights are drawn with
             seeds ``seed, ..., seed + S - 1``.
-        x_train, y_train: inputs ``(N, d)``, targets ``(N,)`` or ``(N, d_out)``.
-        x_test, y_test: the same for the test set.
+        x_train, y_train: inputs ``(N, d)``, targets ``(N,)`` or ``(N, d_out)`` shared by every seed,
+            or **one target per seed**: ``(S, N)`` (``d_out = 1``) or ``(S, N, d_out)`` (e.g. the
+            label-noise experiment, where each stacked network sees its own corrupted labels).
+        x_test, y_test: the same for the test set (per-seed ``y_test`` gives each seed its own
+            ``Var(y_test)`` in ``relative_test_error``).
         epochs: passes over the training set (>= 1).
         lr: Adam learning rate (> 0).
         batch_size: ``None`` for full batch, else the mini-batch size (shuffled with ``seed``).
@@ -729,8 +786,8 @@ def fit_masked_network(
     epochs = check_positive_int(epochs, "epochs")
     lr = check_in_range(lr, "lr", 0.0, math.inf, low_open=True)
     log_every = check_positive_int(log_every, "log_every")
-    x_train = torch.as_tensor(x_train).to(dev, torch.float32)
-    x_test = torch.as_tensor(x_test).to(dev, torch.float32)
+    x_train = torch.as_tensor(x_train).to(dev)
+    x_test = torch.as_tensor(x_test).to(dev)
     if x_train.dim() != 2 or x_test.dim() != 2 or x_train.shape[1] != x_test.shape[1]:
         raise ValueError(
             f"x_train and x_test must be (N, d) with the same d, got {tuple(x_train.shape)} and "
@@ -759,12 +816,14 @@ def fit_masked_network(
         S = masks.shape[0]
         model = MaskedMLP(d, [width], activation=activation, seeds=[seed + s for s in range(S)], device=dev)
         model.set_masks([masks, None])
+    dtype = model.weights[0].dtype  # train in the model's own floating dtype
+    x_train, x_test = x_train.to(dtype), x_test.to(dtype)
     if bias:
         model = _with_bias(model, bias_seed=7_000_003 + seed)
         x_train, x_test = add_bias_column(x_train), add_bias_column(x_test)
-    yt = _targets(y_train, model.d_out).to(dev, torch.float32)
-    ye = _targets(y_test, model.d_out).to(dev, torch.float32)
-    if yt.shape[0] != x_train.shape[0] or ye.shape[0] != x_test.shape[0]:
+    yt = _targets(y_train, model.d_out, x_train.shape[0], model.n_seeds).to(dev, dtype)
+    ye = _targets(y_test, model.d_out, x_test.shape[0], model.n_seeds).to(dev, dtype)
+    if yt.shape[-2] != x_train.shape[0] or ye.shape[-2] != x_test.shape[0]:
         raise ValueError("x and y must have the same number of samples")
     N = x_train.shape[0]
     if stream is not None and batch_size is None:
@@ -797,9 +856,9 @@ def fit_masked_network(
         for b in batches:
             if stream is not None:
                 xb, yb = _stream_batch(stream, batch_size, 1_000_003 * (int(seed) + 1) + step, bias,
-                                       model.d_out, dev)
+                                       model.d_out, dev, dtype)
             else:
-                xb, yb = (x_train, yt) if b is None else (x_train[b], yt[b])
+                xb, yb = (x_train, yt) if b is None else (x_train[b], yt[..., b, :])
             step += 1
             opt.zero_grad(set_to_none=True)
             loss = mse(xb, yb).sum()
@@ -811,11 +870,19 @@ def fit_masked_network(
                 hist_train.append(mse(x_train, yt).cpu())
                 hist_test.append(mse(x_test, ye).cpu())
     train_mse, test_mse = hist_train[-1], hist_test[-1]
-    var = float(ye.var(dim=0, unbiased=False).mean().cpu())
-    rel = test_mse / var if var > 0 else torch.full_like(test_mse, float("nan"))
+    if ye.dim() == 2:  # shared targets
+        var = float(ye.var(dim=0, unbiased=False).mean().cpu())
+        rel = test_mse / var if var > 0 else torch.full_like(test_mse, float("nan"))
+    else:  # per-seed targets: each seed's own Var(y_test)
+        var_s = ye.var(dim=-2, unbiased=False).mean(dim=-1).cpu()
+        rel = torch.where(var_s > 0, test_mse / var_s, torch.full_like(test_mse, float("nan")))
+    if yt.dim() == 2:
+        var_train = float(yt.var(dim=0, unbiased=False).mean().cpu())
+    else:
+        var_train = yt.var(dim=-2, unbiased=False).mean(dim=-1).cpu()
     history = {"epoch": hist_epoch, "train_mse": torch.stack(hist_train), "test_mse": torch.stack(hist_test)}
     return FitResult(train_mse=train_mse, test_mse=test_mse, relative_test_error=rel,
-                     history=history, model=model)
+                     history=history, model=model, train_variance=var_train)
 
 
 
@@ -868,11 +935,11 @@ def dense_core_curve(
     dev = resolve_device(device)
     alpha = check_probability(alpha, "alpha")
     rows: list[dict] = []
-    settings = [(float(p), int(k), int(n)) for p in ps for k in ks for n in widths]
+    ps = [check_probability(p, "p") for p in ps]  # validate the raw values, then convert
+    ks = [check_positive_int(k, "k") for k in ks]
+    widths = [check_positive_int(n, "width") for n in widths]
+    settings = [(p, k, n) for p in ps for k in ks for n in widths]
     for p, k, n in progress(settings, desc="dense cores"):
-        check_probability(p, "p")
-        k = check_positive_int(k, "k")
-        n = check_positive_int(n, "width")
         K = max(n, 1000)
         W = rectangle_graphon(K, k, list(range(k)), p, alpha, background=0.0, device=dev)
         masks = sample_graphon_masks(W, n, seeds, device=dev)
@@ -966,13 +1033,19 @@ def disconnection_floor(target: str, k: int, missing: int = 1) -> float | None:
     * ``"product"`` (``prod_j tanh x_j``): ``1`` (``E[tanh x_j] = 0``, so ``E[y | x_rest] = 0``);
     * ``"sign_sum"`` (``sign(sum_j x_j)``): ``1 - (2/pi) arcsin((k - missing)/k)`` (Sheppard's formula
       for ``E[sign(S) sign(S')]`` of two Gaussian sums sharing ``k - missing`` terms);
-    * other targets: ``None`` (no closed form here).
+    * the other targets of :data:`graphon.data.K_SPARSE_TARGETS` (``"sin"``, ``"norm"``): ``None``
+      (no closed form here).
 
     Source: this book's derivation (elementary Gaussian computations), not the paper's.
 
     Raises:
-        ValueError: for ``k`` < 1 or ``missing`` outside ``1..k``.
+        ValueError: for a target not in :data:`graphon.data.K_SPARSE_TARGETS`, ``k`` < 1 or
+            ``missing`` outside ``1..k``.
     """
+    from .data import K_SPARSE_TARGETS
+    from .validation import check_choice
+
+    target = check_choice(target, "target", K_SPARSE_TARGETS)
     k = check_positive_int(k, "k")
     missing = check_positive_int(missing, "missing")
     if missing > k:

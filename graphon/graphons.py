@@ -55,7 +55,9 @@ __all__ = [
     "cut_norm_upper",
     "degree_sort",
     "empirical_graphon",
+    "consecutive_cut_norms",
     "graphon_on_grid",
+    "neuron_probabilities",
     "step_kernel",
 ]
 
@@ -304,6 +306,81 @@ def graphon_on_grid(
     vals = torch.as_tensor(g(u[:, None], v[None, :]), device=dev, dtype=torch.float64)
     vals = torch.broadcast_to(vals, (kr * quad, kc * quad))
     return vals.reshape(kr, quad, kc, quad).mean(dim=(1, 3)).to(dtype)
+
+
+def neuron_probabilities(W, n: int, d: int | None = None, device="auto") -> torch.Tensor:
+    """Connection probabilities ``P[i, j] = W(u_i, v_j)`` of ``n`` hidden neurons, shape ``(n, d)``.
+
+    Hidden neuron ``i`` sits at ``u_i = (i + 1/2)/n`` and input coordinate ``j`` at
+    ``v_j = (j + 1/2)/d`` (0-based): the W-random bipartite graph with deterministic latent
+    positions (Lovasz 2012, Ch. 10). This is the one place where hidden neurons are mapped to graphon
+    rows (used by :func:`graphon.expressivity.sample_graphon_masks`,
+    :func:`graphon.expressivity.dense_core_distribution` and :func:`graphon.ntk.first_layer_masks`).
+
+    Args:
+        W: a :class:`StepGraphon` (evaluated exactly by :meth:`StepGraphon.__call__`, unequal blocks
+            included); a ``(K, D)`` tensor/array of step values on equal row blocks (neuron ``i``
+            reads row ``floor((2i + 1) K / (2n))``, computed in integers; if ``d != D`` column ``j``
+            reads ``floor((2j + 1) D / (2d))``); a ``(D,)`` vector (constant in ``u``); a number
+            (constant graphon; needs ``d``); or a callable ``W(u, v)`` on broadcast float64 tensors
+            (evaluated exactly at the positions; needs ``d``).
+        n: number of hidden neurons (>= 1).
+        d: number of input coordinates (default: the table's column count).
+        device: where the result lives.
+
+    Returns:
+        float64 tensor ``(n, d)`` on ``device``.
+
+    Raises:
+        ValueError: ``n`` or ``d`` < 1, a number or callable without ``d``, a table that is not 1-D
+            or 2-D, values that are not finite or lie outside [0, 1].
+    """
+    n = check_positive_int(n, "n")
+    if d is not None:
+        d = check_positive_int(d, "d")
+    dev = resolve_device(device)
+    f64 = torch.float64
+    if isinstance(W, StepGraphon) and W.row_widths is None and W.col_widths is None:
+        W = W.values  # equal blocks: the table rule below is exact (integer arithmetic)
+    if isinstance(W, StepGraphon):
+        d = W.shape[1] if d is None else d
+        u = (torch.arange(n, dtype=f64) + 0.5) / n
+        v = (torch.arange(d, dtype=f64) + 0.5) / d
+        vals = W(u[:, None], v[None, :]).detach().to(device=dev, dtype=f64)
+    elif callable(W) and not isinstance(W, torch.Tensor):
+        if d is None:
+            raise ValueError("d must be given to evaluate a callable graphon W(u, v)")
+        u = (torch.arange(n, device=dev, dtype=f64) + 0.5) / n
+        v = (torch.arange(d, device=dev, dtype=f64) + 0.5) / d
+        vals = torch.as_tensor(W(u[:, None], v[None, :]), dtype=f64, device=dev)
+        vals = torch.broadcast_to(vals, (n, d)).clone()
+    elif isinstance(W, (int, float)) and not isinstance(W, bool):
+        if d is None:
+            raise ValueError("d must be given for a constant graphon")
+        vals = torch.full((n, d), float(W), dtype=f64, device=dev)
+    else:
+        t = _as_tensor(W, "W").detach().to(device=dev, dtype=f64)
+        if t.ndim == 1:
+            t = t[None, :]
+        if t.ndim != 2:
+            raise ValueError(
+                f"W must be a StepGraphon, a callable, a number or a (K, d) table, got shape "
+                f"{tuple(t.shape)}"
+            )
+        k, cols = t.shape
+        rows = ((2 * torch.arange(n, device=dev) + 1) * k) // (2 * n)
+        vals = t[rows.clamp_max(k - 1)]
+        if d is not None and d != cols:
+            idx = ((2 * torch.arange(d, device=dev) + 1) * cols) // (2 * d)
+            vals = vals[:, idx.clamp_max(cols - 1)]
+    if not torch.isfinite(vals).all():
+        raise ValueError("W must have finite values in [0, 1]")
+    if vals.numel() and (float(vals.min()) < 0.0 or float(vals.max()) > 1.0):
+        raise ValueError(
+            f"W must hold probabilities in [0, 1], got range "
+            f"[{float(vals.min()):.4g}, {float(vals.max()):.4g}]"
+        )
+    return vals
 
 
 # ----------------------------------------------------------------------------------------------
@@ -670,6 +747,40 @@ def cut_norm(
     return cut_norm_lower(
         t, restarts=restarts, iters=iters, seed=seed, row_weights=row_weights, col_weights=col_weights
     )
+
+
+def consecutive_cut_norms(pictures, exact_max: int = 16) -> dict[str, float]:
+    """Cut norms ``||P_a - P_b||_box`` between consecutive pictures, keyed ``"a->b"``.
+
+    A Cauchy-style convergence check that needs no limit: for pictures (e.g. seed-averaged,
+    degree-sorted ``K x K`` step graphons) at increasing widths ``n_1 < n_2 < ...``, the distances
+    between neighbours should shrink. Each distance is :func:`cut_norm` of the difference (exact for
+    ``K <= exact_max``).
+
+    Args:
+        pictures: a mapping ``{n: (K, K) tensor}`` in the order of comparison (e.g. increasing
+            width), or a sequence of ``(n, picture)`` pairs.
+        exact_max: passed to :func:`cut_norm`.
+
+    Returns:
+        ``{f"{n_a}->{n_b}": float}`` for each consecutive pair (empty for fewer than two pictures).
+
+    Raises:
+        ValueError: pictures of different shapes, and whatever :func:`cut_norm` raises.
+
+    Source: Lovász (2012), §8.1 (cut norm); the consecutive-width check is this book's device.
+    """
+    items = list(pictures.items()) if hasattr(pictures, "items") else list(pictures)
+    out: dict[str, float] = {}
+    for (n_a, p_a), (n_b, p_b) in zip(items[:-1], items[1:], strict=True):
+        a, b = _as_tensor(p_a, "pictures"), _as_tensor(p_b, "pictures")
+        if a.shape != b.shape:
+            raise ValueError(
+                f"pictures must share one shape, got {tuple(a.shape)} (n = {n_a}) and "
+                f"{tuple(b.shape)} (n = {n_b})"
+            )
+        out[f"{n_a}->{n_b}"] = float(cut_norm(a - b, exact_max=exact_max))
+    return out
 
 
 def _sigma_max_upper(X: torch.Tensor, power_iters: int = 60) -> torch.Tensor:

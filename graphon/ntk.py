@@ -54,6 +54,7 @@ __all__ = [
     "complexity",
     "kernel_alignment",
     "kernel_statistics",
+    "label_correlation",
     "randomise_labels",
     "spectrum",
     "path_density",
@@ -501,8 +502,9 @@ def first_layer_masks(
     """First-layer masks ``(S, width, d)`` drawn from a graphon (hidden x input, torch layout).
 
     Hidden neuron ``i`` sits at ``u_i = (i + 1/2)/width`` and input coordinate ``j`` at
-    ``v_j = (j + 1/2)/d`` (0-based; the W-random graph of Lovasz 2012 with deterministic positions).
-    ``mode="bernoulli"``: ``M_ij ~ Bernoulli(W(u_i, v_j))`` independently, drawn by
+    ``v_j = (j + 1/2)/d`` (0-based; the W-random graph of Lovasz 2012 with deterministic positions),
+    read by :func:`graphon.graphons.neuron_probabilities` (a table, ``StepGraphon``, number or
+    callable ``W(u, v)``, evaluated exactly at those positions). ``mode="bernoulli"``: ``M_ij ~ Bernoulli(W(u_i, v_j))`` independently, drawn by
     :func:`graphon.expressivity.sample_graphon_masks`. ``mode="variance"``:
     ``M_ij = sqrt(W(u_i, v_j))``
     (deterministic; the weights then have variance ``W``: the variance-profile reading of the
@@ -513,26 +515,20 @@ def first_layer_masks(
         ValueError: bad width/d, unknown mode, graphon values outside [0, 1].
     """
     from .expressivity import sample_graphon_masks
+    from .graphons import neuron_probabilities
     from .validation import check_seeds
 
     width = check_positive_int(width, "width")
     d = check_positive_int(d, "d")
     mode = check_choice(mode, "mode", ("bernoulli", "variance"))
     dev = resolve_device(device)
-    vals, w = _graphon_table(graphon, d, dev, 256)
-    if not torch.allclose(w, torch.full_like(w, 1.0 / w.numel())):
-        # unequal row blocks: expand to an equal grid fine enough for the hidden positions
-        edges = torch.cumsum(w, 0)
-        u = (torch.arange(width, device=dev, dtype=_F64) + 0.5) / width
-        vals = vals[torch.clamp(torch.searchsorted(edges, u), max=vals.shape[0] - 1)]
+    if graphon is None:
+        graphon = 1.0
+    probs = neuron_probabilities(graphon, width, d, device=dev)  # (width, d), float64
     if mode == "bernoulli":
-        return sample_graphon_masks(vals.float(), width, seeds, device=dev).to(dtype)
-    k = vals.shape[0]
-    rows = torch.clamp(
-        ((torch.arange(width, device=dev) + 0.5) * k / width).floor().long(), max=k - 1
-    )
+        return sample_graphon_masks(probs.float(), width, seeds, device=dev).to(dtype)
     s = len(check_seeds(seeds))
-    return torch.sqrt(vals[rows]).to(dtype).expand(s, width, d).clone()
+    return torch.sqrt(probs).to(dtype).expand(s, width, d).clone()
 
 
 def empirical_ntk(
@@ -597,8 +593,8 @@ def empirical_ntk(
     j2 = flat(jac(params, buffers, x2)).to(_F64)  # contraction in float64
     blocks = []
     for lo in range(0, x1.shape[0], chunk_size):
-        if x2 is x1 and x1.shape[0] <= chunk_size:
-            j1 = j2
+        if x2 is x1:  # x2=None: the rows of x1 are already in j2
+            j1 = j2[:, lo : lo + chunk_size]
         else:
             j1 = flat(jac(params, buffers, x1[lo : lo + chunk_size])).to(_F64)
         blocks.append(torch.einsum("snop,smop->snm", j1, j2))
@@ -714,6 +710,11 @@ def complexity(K, y, jitter: float | None = None, max_tries: int = 8) -> Complex
         ValueError: non-square, non-symmetric or non-finite ``K``; ``y`` of the wrong length; ``K``
             indefinite beyond the largest jitter tried (or ``lambda_min`` clearly negative).
     """
+    from .validation import check_in_range
+
+    if jitter is not None:  # validated before the O(N^3) work
+        jitter = check_in_range(jitter, "jitter", 0.0, math.inf, high_open=True)
+    max_tries = check_positive_int(max_tries, "max_tries")
     K = _as_kernel(K)
     n = K.shape[0]
     y = _as_labels(y, n, K.device, batched=True)
@@ -721,8 +722,10 @@ def complexity(K, y, jitter: float | None = None, max_tries: int = 8) -> Complex
         return _complexity(K, y, n, jitter, max_tries)
 
 
-def _complexity(K, y, n, jitter, max_tries) -> Complexity:
-    eig = torch.linalg.eigvalsh(K)
+def _complexity(K, y, n, jitter, max_tries, eig: torch.Tensor | None = None) -> Complexity:
+    """Complexity of validated inputs; ``eig``: the ascending eigenvalues of ``K`` if known."""
+    if eig is None:
+        eig = torch.linalg.eigvalsh(K)
     lam_min, lam_max = float(eig[0]), float(eig[-1])
     if lam_min < -1e-8 * max(abs(lam_max), 1e-300):
         raise ValueError(
@@ -732,8 +735,6 @@ def _complexity(K, y, n, jitter, max_tries) -> Complexity:
     mean_diag = float(torch.diagonal(K).mean())
     eye = torch.eye(n, dtype=_F64, device=K.device)
     if jitter is not None:
-        if not (isinstance(jitter, (int, float)) and jitter >= 0 and math.isfinite(jitter)):
-            raise ValueError(f"jitter must be a number >= 0 or None, got {jitter!r}")
         ridges = [float(jitter)]
     else:
         ridges = [0.0] + [mean_diag * 10.0 ** (-12 + t) for t in range(max_tries)]
@@ -854,7 +855,15 @@ def spectrum(K) -> Spectrum:
     """
     K = _as_kernel(K)
     with _one_thread_for_small_cpu(K):
-        lam = torch.flip(torch.linalg.eigvalsh(K), dims=[0]).cpu()
+        eig = torch.linalg.eigvalsh(K)
+    return _spectrum(K, eig)
+
+
+def _spectrum(K: torch.Tensor, eig: torch.Tensor) -> Spectrum:
+    """:class:`Spectrum` of a validated kernel from its ascending eigenvalues ``eig``."""
+    from .fitting import loglog_slope
+
+    lam = torch.flip(eig, dims=[0]).cpu()
     l1 = float(lam[0])
     total = float(lam.clamp(min=0).sum())
     eff = float(torch.trace(K)) / l1 if l1 > 0 else float("nan")
@@ -863,8 +872,7 @@ def spectrum(K) -> Spectrum:
     keep = lam > 1e-12 * max(l1, 1e-300)
     k = torch.arange(1, lam.numel() + 1, dtype=_F64)[keep]
     if k.numel() >= 2:
-        slope = np.polyfit(np.log(k.numpy()), np.log(lam[keep].numpy()), 1)[0]
-        alpha = float(-slope)
+        alpha = -loglog_slope(k.numpy(), lam[keep].numpy())
     else:
         alpha = float("nan")
     return Spectrum(
@@ -883,8 +891,9 @@ def kernel_statistics(kernels, y, noisy_labels) -> dict[str, np.ndarray]:
     complexity ``y^T K_b^{-1} y`` of each of its ``F`` label vectors ``noisy_labels[b]``
     (:func:`complexity`), the kernel-target alignment with the true labels ``y``, plain and centred
     (:func:`kernel_alignment`), and the effective rank and top-5 energy (:func:`spectrum`). Each
-    kernel costs one eigendecomposition and one Cholesky factorisation (all ``F`` label vectors
-    share it); the kernels are processed one after the other because the Cholesky ridge is chosen
+    kernel costs one eigendecomposition (shared by the positive-definiteness check of the
+    complexity and the spectrum) and one Cholesky factorisation (all ``F`` label vectors share it);
+    the kernels are processed one after the other because the Cholesky ridge is chosen
     per kernel.
 
     Args:
@@ -894,7 +903,8 @@ def kernel_statistics(kernels, y, noisy_labels) -> dict[str, np.ndarray]:
             (e.g. from :func:`randomise_labels`, one row per noise level).
 
     Returns:
-        dict of numpy float64 arrays: ``"complexity"`` ``(B, F)``; ``"alignment"``,
+        dict of numpy float64 arrays: ``"complexity"`` and ``"bound"`` (the bound term
+        ``sqrt(2 y^T K^{-1} y / N)`` of :class:`Complexity`) ``(B, F)``; ``"alignment"``,
         ``"alignment_centred"``, ``"effective_rank"``, ``"top5_energy"`` and ``"jitter"`` (the
         Cholesky ridge used) ``(B,)``.
 
@@ -924,13 +934,17 @@ def kernel_statistics(kernels, y, noisy_labels) -> dict[str, np.ndarray]:
             f"noisy_labels must have shape (B, F, N) = ({b}, F, {n}) or (F, N), "
             f"got shape {tuple(torch.as_tensor(noisy_labels).shape)}"
         )
-    out = {k: [] for k in ("complexity", "alignment", "alignment_centred", "effective_rank",
-                           "top5_energy", "jitter")}
+    out = {k: [] for k in ("complexity", "bound", "alignment", "alignment_centred",
+                           "effective_rank", "top5_energy", "jitter")}
     for i in range(b):  # one Cholesky per kernel: its ridge is chosen per kernel
-        kern = ks[i]
-        c = complexity(kern, ys[i])
-        sp = spectrum(kern)
+        kern = _as_kernel(ks[i])
+        labels = _as_labels(ys[i], n, kern.device, batched=True)
+        with _one_thread_for_small_cpu(kern):
+            eig = torch.linalg.eigvalsh(kern)  # shared by the complexity check and the spectrum
+            c = _complexity(kern, labels, n, None, 8, eig=eig)
+            sp = _spectrum(kern, eig)
         out["complexity"].append(np.asarray(c.value, dtype=float).reshape(-1))
+        out["bound"].append(np.asarray(c.bound, dtype=float).reshape(-1))
         out["jitter"].append(c.jitter_used)
         out["alignment"].append(kernel_alignment(kern, yt))
         out["alignment_centred"].append(kernel_alignment(kern, yt, centred=True))
@@ -959,6 +973,34 @@ def path_density(graphon, d: int | None = None, quad_points: int = 256) -> torch
     """
     vals, w = _graphon_table(graphon, d, torch.device("cpu"), quad_points)
     return w @ vals
+
+
+def label_correlation(x, y) -> torch.Tensor:
+    """Per-coordinate absolute Pearson correlation ``|corr(x_j, y)|`` over the samples, shape ``(d,)``.
+
+    ``|sum_s (x_sj - xbar_j)(y_s - ybar)| / (N std(x_j) std(y) + 1e-12 N)`` with population standard
+    deviations, so a constant coordinate gets 0. The data-side counterpart of the
+    :func:`path_density` (which coordinates a graphon reads against which ones the labels depend on);
+    a standard statistic, not the paper's.
+
+    Args:
+        x: inputs ``(N, d)``; y: labels ``(N,)``.
+
+    Returns:
+        float64 CPU tensor ``(d,)``.
+
+    Raises:
+        ValueError: ``x`` not ``(N, d)`` or ``y`` not ``(N,)``.
+    """
+    x = _as_f64(x, torch.device("cpu"))
+    y = _as_f64(y, torch.device("cpu"))
+    if x.ndim != 2 or y.ndim != 1 or y.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"need x (N, d) and y (N,), got shapes {tuple(x.shape)} and {tuple(y.shape)}"
+        )
+    xc, yc = x - x.mean(0), y - y.mean()
+    cov = (xc * yc[:, None]).mean(0)
+    return (cov / (xc.std(0, unbiased=False) * yc.std(unbiased=False) + 1e-12)).abs()
 
 
 def concentrated_graphon(scores, density: float, concentration: float) -> torch.Tensor:
@@ -1045,59 +1087,37 @@ def train_per_seed_targets(
 ) -> TrainResult:
     """Full-batch Adam on the squared loss with **one target vector per seed**, masks fixed.
 
-    The label-noise experiment needs each stacked network to see its own corrupted labels, which
-    :func:`graphon.expressivity.fit_masked_network` (one target shared by all seeds) does not do.
-    The loss is the sum over seeds of each seed's mean squared error
-    ``(1/N) sum_i (f(x_i) - y_i)^2``,
-    so every seed trains as if alone (Adam is elementwise). The masks are buffers: pruned weights
-    stay out of the function. Training follows the predecessor's protocol (Adam; ``research/
+    A thin wrapper of :func:`graphon.expressivity.fit_masked_network` (per-seed targets, no bias
+    column, full batch, in the model's dtype) that also returns the outputs on ``x_eval`` before and
+    after training, and runs small CPU networks on one thread (faster and deterministic). The loss
+    is the sum over seeds of each seed's mean squared error, so every seed trains as if alone (Adam
+    is elementwise). Training follows the predecessor's protocol (Adam; ``research/
     prior_and_code.md`` Sec. A.5); the theory's lazy regime is gradient flow at large width.
 
     Args:
-        model: a :class:`graphon.models.MaskedMLP` with ``d_out = 1`` and ``S`` seeds (trained in
-            place).
+        model: a :class:`graphon.models.MaskedMLP` with one hidden layer, ``d_out = 1`` and ``S``
+            seeds (trained in place).
         x: inputs ``(N, d)``; targets: ``(S, N)`` (or ``(N,)``, shared).
         epochs: full-batch Adam steps (>= 1); lr: learning rate (> 0).
         x_eval: optional inputs ``(N_eval, d)`` whose outputs are returned.
 
     Raises:
-        ValueError: shapes that do not match, ``epochs < 1``, ``lr <= 0``.
+        ValueError: shapes that do not match, ``d_out != 1``, ``epochs < 1``, ``lr <= 0``.
     """
-    from .progress import progress
-    from .validation import check_in_range
+    from .expressivity import fit_masked_network
 
-    epochs = check_positive_int(epochs, "epochs")
-    lr = check_in_range(lr, "lr", 0.0, math.inf, low_open=True)
+    if model.d_out != 1:
+        raise ValueError(f"need a model with d_out = 1 (one target per seed), got {model.d_out}")
     w = model.weights[0]
-    x = torch.as_tensor(x).to(device=w.device, dtype=w.dtype)
-    t = torch.as_tensor(targets).to(device=w.device, dtype=w.dtype)
-    if t.ndim == 1:
-        t = t.expand(model.n_seeds, -1)
-    if (
-        x.ndim != 2
-        or x.shape[1] != model.d
-        or t.shape != (model.n_seeds, x.shape[0])
-        or model.d_out != 1
-    ):
-        raise ValueError(
-            f"need x (N, d={model.d}), targets (S={model.n_seeds}, N) and d_out = 1; "
-            f"got x {tuple(x.shape)}, "
-            f"targets {tuple(t.shape)}, d_out = {model.d_out}"
-        )
     xe = None if x_eval is None else torch.as_tensor(x_eval).to(device=w.device, dtype=w.dtype)
     with torch.no_grad():
         init = None if xe is None else model(xe)[..., 0].cpu()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
     n_weights = sum(p.numel() for p in model.parameters())
-    with _one_thread_for_small_cpu(
-        w, limit=2**22, numel=n_weights
-    ):  # small CPU nets: 1 thread is faster
-        for _ in progress(range(epochs), desc="train"):
-            opt.zero_grad(set_to_none=True)
-            loss = (model(x)[..., 0] - t).pow(2).mean(dim=1).sum()
-            loss.backward()
-            opt.step()
+    with _one_thread_for_small_cpu(w, limit=2**22, numel=n_weights):  # small CPU nets: 1 thread
+        fit = fit_masked_network(
+            model, x, targets, x, targets, epochs=epochs, lr=lr, bias=False, log_every=epochs,
+            device=w.device, desc="train",
+        )
     with torch.no_grad():
-        mse = (model(x)[..., 0] - t).pow(2).mean(dim=1).cpu()
         out = None if xe is None else model(xe)[..., 0].cpu()
-    return TrainResult(train_mse=mse, outputs=out, initial_outputs=init)
+    return TrainResult(train_mse=fit.train_mse, outputs=out, initial_outputs=init)

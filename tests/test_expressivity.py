@@ -284,3 +284,67 @@ def test_input_lr_scales_the_first_layer_step_with_fan_in():
     assert torch.allclose(r0.model.weights[1], r1.model.weights[1], atol=2.1e-3)
     with pytest.raises(ValueError, match="input_lr"):
         E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, input_lr=-1.0, **kw)
+
+
+def test_per_seed_targets_train_each_seed_alone_in_the_model_dtype():
+    """(S, N) targets: seed s trained on its own labels equals a one-seed run on those labels."""
+    from graphon.models import MaskedMLP
+
+    sp = _tiny_task()
+    x, xt = sp.x_train[:64], sp.x_test[:32]
+    ys = torch.stack([sp.y_train[:64], -sp.y_train[:64]])  # (S=2, N)
+    kw = dict(epochs=3, lr=1e-2, bias=False, device="cpu", desc=None)
+    both = MaskedMLP(8, [16], seeds=[5, 6], device="cpu", dtype=torch.float64)
+    res = E.fit_masked_network(both, x, ys, xt, sp.y_test[:32], **kw)
+    assert res.model.weights[0].dtype == torch.float64  # trained in the model's dtype
+    for s, seed in enumerate((5, 6)):
+        one = MaskedMLP(8, [16], seeds=[seed], device="cpu", dtype=torch.float64)
+        r1 = E.fit_masked_network(one, x, ys[s], xt, sp.y_test[:32], **kw)
+        torch.testing.assert_close(res.train_mse[s], r1.train_mse[0])
+        torch.testing.assert_close(both.weights[0][s], one.weights[0][0])
+    # relative errors: per seed, against each seed's own Var(y_train)
+    var = ys.double().var(dim=1, unbiased=False)
+    torch.testing.assert_close(res.relative_train_error, res.train_mse / var)
+    # mini-batches index the sample axis of per-seed targets too
+    mb = E.fit_masked_network(MaskedMLP(8, [16], seeds=2, device="cpu"), x, ys, xt, sp.y_test[:32],
+                              batch_size=16, **kw)
+    assert mb.train_mse.shape == (2,)
+    with pytest.raises(ValueError, match="targets"):
+        E.fit_masked_network(MaskedMLP(8, [16], seeds=3, device="cpu"), x, ys, xt, sp.y_test[:32], **kw)
+
+
+def test_relative_train_error_is_train_mse_over_var():
+    sp = _tiny_task()
+    res = E.fit_masked_network((8, 16, torch.ones(2, 16, 8)), sp.x_train, sp.y_train, sp.x_test,
+                               sp.y_test, epochs=2, device="cpu", desc=None)
+    var = float(sp.y_train.var(unbiased=False))
+    assert res.relative_train_error_mean == res.train_mse_mean / var
+    torch.testing.assert_close(res.relative_train_error, res.train_mse / var)
+
+
+def test_sample_graphon_masks_reads_step_graphons_exactly():
+    from graphon.graphons import StepGraphon
+
+    vals = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    g = StepGraphon(vals, row_widths=torch.tensor([0.25, 0.75]))
+    m = E.sample_graphon_masks(g, 8, seeds=1, device="cpu")[0]  # u_i = (i + 1/2)/8
+    assert m[:2].tolist() == [[1.0, 0.0]] * 2 and m[2:].tolist() == [[0.0, 1.0]] * 6
+    law = E.dense_core_distribution(8, g, [0])
+    assert law.mean == 2.0
+    # equal blocks: the table and the step graphon give the same masks
+    assert torch.equal(E.sample_graphon_masks(StepGraphon(vals), 7, seeds=2, device="cpu"),
+                       E.sample_graphon_masks(vals, 7, seeds=2, device="cpu"))
+
+
+@pytest.mark.parametrize(
+    "call,name",
+    [
+        (lambda: E.disconnection_floor("sinus", 2), "target"),
+        (lambda: E.dense_core_curve([16.5], [0.5], [1], seeds=2, device="cpu"), "width"),
+        (lambda: E.dense_core_curve([16], [0.5], [1.5], seeds=2, device="cpu"), "k"),
+        (lambda: E.dense_core_curve([16], [1.5], [1], seeds=2, device="cpu"), "p"),
+    ],
+)
+def test_more_bad_inputs(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()

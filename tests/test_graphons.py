@@ -261,3 +261,39 @@ def test_cut_norm_exact_when_small_else_lower_bound():
         G.cut_norm(big, exact_max=-1)
     with pytest.raises(ValueError, match="D must have shape"):
         G.cut_norm(torch.ones(4))
+
+
+def test_neuron_probabilities_positions_and_forms():
+    table = torch.tensor([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], dtype=torch.float64)
+    p = G.neuron_probabilities(table, 6, device="cpu")  # rows floor((2i + 1) 3 / 12)
+    assert p.dtype == torch.float64 and p.shape == (6, 2)
+    assert p[:, 0].tolist() == [0.1, 0.1, 0.3, 0.3, 0.5, 0.5]
+    # a StepGraphon with equal blocks agrees with its table; unequal blocks are read exactly
+    torch.testing.assert_close(G.neuron_probabilities(G.StepGraphon(table), 6, device="cpu"), p)
+    g = G.StepGraphon(table, row_widths=torch.tensor([0.5, 0.25, 0.25]))
+    assert G.neuron_probabilities(g, 4, device="cpu")[:, 1].tolist() == [0.2, 0.2, 0.4, 0.6]
+    # column resampling, a number and a callable
+    assert G.neuron_probabilities(table, 2, d=4, device="cpu")[0].tolist() == [0.1, 0.1, 0.2, 0.2]
+    assert G.neuron_probabilities(0.3, 2, d=3, device="cpu").tolist() == [[0.3] * 3] * 2
+    f = G.neuron_probabilities(lambda u, v: u * v, 2, d=2, device="cpu")
+    torch.testing.assert_close(f, torch.tensor([[1 / 16, 3 / 16], [3 / 16, 9 / 16]], dtype=torch.float64))
+    for call, name in (
+        (lambda: G.neuron_probabilities(table, 0), "n"),
+        (lambda: G.neuron_probabilities(0.5, 3), "d"),
+        (lambda: G.neuron_probabilities(lambda u, v: u, 3), "d"),
+        (lambda: G.neuron_probabilities(table + 1.0, 3), "W"),
+        (lambda: G.neuron_probabilities(torch.ones(2, 2, 2), 3), "W"),
+    ):
+        with pytest.raises(ValueError, match=name):
+            call()
+
+
+def test_consecutive_cut_norms():
+    a, b, c = torch.zeros(2, 2), torch.full((2, 2), 0.5), torch.ones(2, 2)
+    out = G.consecutive_cut_norms({8: a, 16: b, 32: c})
+    assert list(out) == ["8->16", "16->32"]
+    assert out["8->16"] == pytest.approx(0.5) and out["16->32"] == pytest.approx(0.5)
+    assert G.consecutive_cut_norms([(8, a), (16, c)]) == {"8->16": pytest.approx(1.0)}
+    assert G.consecutive_cut_norms({8: a}) == {}
+    with pytest.raises(ValueError, match="shape"):
+        G.consecutive_cut_norms({8: a, 16: torch.zeros(3, 3)})

@@ -394,3 +394,42 @@ def test_concentrated_graphon_refuses_an_unreachable_density():
     assert float(ntk.concentrated_graphon([1.0, 0.5, 0.2, 0.1], 0.5, 1.0).mean()) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="density 0.5 cannot be reached"):
         ntk.concentrated_graphon([1.0, 0.0, 0.0, 0.0], 0.5, 1.0)
+
+
+def test_complexity_validates_jitter_before_factorising():
+    k = torch.eye(3, dtype=F64)
+    for bad in (-1.0, float("inf"), float("nan"), "x"):
+        with pytest.raises(ValueError, match="jitter"):
+            ntk.complexity(k, torch.ones(3), jitter=bad)
+    assert ntk.complexity(k, torch.ones(3), jitter=0.5).value == pytest.approx(3 / 1.5)
+
+
+def test_kernel_statistics_bound_and_spectrum_exponent():
+    x = _inputs(15, 4, seed=3)
+    kernels = torch.stack([ntk.graphon_ntk(x, None, c, device="cpu") for c in (0.3, 0.9)])
+    y = torch.sign(x[:, 0])
+    st = ntk.kernel_statistics(kernels, y, y[None])
+    np.testing.assert_allclose(st["bound"], np.sqrt(2 * st["complexity"] / 15), rtol=1e-15)
+    np.testing.assert_allclose(st["bound"][1, 0], ntk.complexity(kernels[1], y).bound)
+    lam = np.array([1.0, 0.25, 1 / 9, 1 / 16])  # lambda_k = k^-2
+    assert ntk.spectrum(np.diag(lam)).decay_exponent == pytest.approx(2.0)
+
+
+def test_empirical_ntk_chunks_reuse_the_jacobian():
+    x = _inputs(9, 5).float()
+    model = MaskedMLP(5, [12], seeds=2, device="cpu", dtype=F64)
+    full = ntk.empirical_ntk(model, x)
+    torch.testing.assert_close(ntk.empirical_ntk(model, x, chunk_size=4), full)
+    torch.testing.assert_close(ntk.empirical_ntk(model, x, x.clone(), chunk_size=4), full)
+
+
+def test_label_correlation():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(500, 3, generator=g, dtype=F64)
+    y = 2 * x[:, 0] - 0.1 * x[:, 1]
+    x[:, 2] = 1.0  # a constant coordinate has correlation 0
+    c = ntk.label_correlation(x, y)
+    np.testing.assert_allclose(c[:2].numpy(), np.abs(np.corrcoef(x[:, :2].T.numpy(), y.numpy())[-1, :2]))
+    assert float(c[2]) == 0.0
+    with pytest.raises(ValueError, match="y"):
+        ntk.label_correlation(x, y[:10])
