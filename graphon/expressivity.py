@@ -344,6 +344,16 @@ def dense_core_size(masks, coords) -> torch.Tensor:
     return dense_core_mask(masks, coords).sum(dim=-1)
 
 
+def _check_core_args(n, p, k, alpha) -> tuple[int, float, int, float]:
+    """Validated ``(n, p, k, alpha)`` of a dense-core law (ValueError naming the parameter)."""
+    return (
+        check_positive_int(n, "n"),
+        check_probability(p, "p"),
+        check_positive_int(k, "k"),
+        check_probability(alpha, "alpha"),
+    )
+
+
 def expected_dense_core(n: int, p: float, k: int, alpha: float = 1.0) -> float:
     """``alpha n p^k``: mean of ``Binomial(alpha n, p^k)``, the dense core for an edge floor ``p``.
 
@@ -354,10 +364,7 @@ def expected_dense_core(n: int, p: float, k: int, alpha: float = 1.0) -> float:
     Raises:
         ValueError: for ``n`` or ``k`` < 1, ``p`` or ``alpha`` outside (0, 1].
     """
-    n = check_positive_int(n, "n")
-    k = check_positive_int(k, "k")
-    p = check_probability(p, "p")
-    alpha = check_probability(alpha, "alpha")
+    n, p, k, alpha = _check_core_args(n, p, k, alpha)
     return alpha * n * p**k
 
 
@@ -414,10 +421,7 @@ def dense_core_law(n: int, p: float, k: int, alpha: float = 1.0) -> DenseCoreLaw
     Raises:
         ValueError: for ``n`` or ``k`` < 1, ``p`` or ``alpha`` outside (0, 1].
     """
-    n = check_positive_int(n, "n")
-    k = check_positive_int(k, "k")
-    p = check_probability(p, "p")
-    alpha = check_probability(alpha, "alpha")
+    n, p, k, alpha = _check_core_args(n, p, k, alpha)
     trials = int(round(alpha * n))
     q = p**k
     rows = torch.zeros(n, dtype=torch.float64)
