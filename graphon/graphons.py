@@ -519,23 +519,19 @@ def _weighted(D, row_weights, col_weights, dtype=torch.float64):
     batch = D.shape[:-2]
     D = D.to(dtype).reshape(-1, m, n)
     dev = D.device
-    if row_weights is None:
-        w = torch.full((m,), 1.0 / m, dtype=dtype, device=dev)
-    else:
-        w = _as_tensor(row_weights, "row_weights").to(device=dev, dtype=dtype)
-        if w.shape != (m,) or bool((w < 0).any()):
-            raise ValueError(
-                f"row_weights must be non-negative with shape ({m},), got {tuple(w.shape)}"
-            )
-    if col_weights is None:
-        c = torch.full((n,), 1.0 / n, dtype=dtype, device=dev)
-    else:
-        c = _as_tensor(col_weights, "col_weights").to(device=dev, dtype=dtype)
-        if c.shape != (n,) or bool((c < 0).any()):
-            raise ValueError(
-                f"col_weights must be non-negative with shape ({n},), got {tuple(c.shape)}"
-            )
+    w = _side_weights(row_weights, m, "row_weights", dtype, dev)
+    c = _side_weights(col_weights, n, "col_weights", dtype, dev)
     return D * w[:, None] * c[None, :], batch, w, c, D
+
+
+def _side_weights(weights, size: int, name: str, dtype, dev) -> torch.Tensor:
+    """Cell widths of one side: uniform ``1/size`` by default, else checked non-negative ``(size,)``."""
+    if weights is None:
+        return torch.full((size,), 1.0 / size, dtype=dtype, device=dev)
+    w = _as_tensor(weights, name).to(device=dev, dtype=dtype)
+    if w.shape != (size,) or bool((w < 0).any()):
+        raise ValueError(f"{name} must be non-negative with shape ({size},), got {tuple(w.shape)}")
+    return w
 
 
 def cut_norm_exact(D, row_weights=None, col_weights=None, chunk: int = 1 << 14) -> torch.Tensor:
