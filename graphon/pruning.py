@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from .device import seeded_uniform
 from .models import MaskedMLP, mlp_forward
 from .progress import progress
+from .selection import keep_top, kept_count, random_subset
 from .validation import check_choice, check_density, check_in_range, check_positive_int
 
 __all__ = [
@@ -70,6 +71,12 @@ DEFAULT_SYNFLOW_ITERATIONS = 100
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
+
+
+def _subset_generator(seed: int, layer: int, model_seed: int) -> np.random.Generator:
+    """The numpy generator of Random pruning's kept set for (``seed``, first layer, model seed)."""
+    entropy = [int(seed), int(layer), int(model_seed), 0x5E7]
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
 
 
 def _random_seed(seed: int, layer: int, model_seed: int) -> int:
@@ -344,44 +351,6 @@ def _check_layers(layers: Sequence[int] | None, n_layers: int) -> list[int]:
     return sorted(out)
 
 
-def kept_count(density: float, total: int) -> int:
-    """Number of entries kept at ``density`` out of ``total``: ``round(density * total)``, at least 1
-    and at most ``total`` (the exact-density rule of every mask in :mod:`graphon`)."""
-    return min(max(1, round(density * total)), total)
-
-
-def keep_top(flat: torch.Tensor, k: int) -> torch.Tensor:
-    """Boolean mask keeping exactly the ``k`` largest entries of each row of ``flat`` ``(S, N)``.
-
-    Same result as a stable descending sort (ties go to the lower index), in O(N) per row: the
-    ``k``-th largest value ``t`` is found by ``kthvalue`` (or a partial ``topk``); entries above
-    ``t`` are kept, and the entries equal to ``t`` are filled in index order. NaN counts as
-    ``-inf``.
-    """
-    S, N = flat.shape
-    if k >= N:
-        return torch.ones_like(flat, dtype=torch.bool)
-    # NaN -> -inf; the row sums are a cheap pre-check (NaN iff a NaN, or both +inf and -inf)
-    if flat.is_floating_point() and bool(torch.isnan(flat.sum(dim=-1)).any()):
-        flat = flat.masked_fill(torch.isnan(flat), -math.inf)
-    # the k-th largest value; a partial top-k is faster than kthvalue away from the median
-    if k <= 0.3 * N:
-        thr = flat.topk(k, dim=-1, sorted=False).values.amin(dim=-1, keepdim=True)
-    elif N - k + 1 <= 0.3 * N:
-        thr = flat.topk(N - k + 1, dim=-1, largest=False, sorted=False).values.amax(
-            dim=-1, keepdim=True
-        )
-    else:
-        thr = flat.kthvalue(N - k + 1, dim=-1, keepdim=True).values
-    keep = flat >= thr
-    if bool((keep.sum(dim=-1) == k).all()):
-        return keep
-    above = flat > thr
-    tied = keep & ~above
-    need = k - above.sum(dim=-1, keepdim=True)
-    return above | (tied & (tied.cumsum(dim=-1) <= need))
-
-
 def _select(
     scores: Sequence[torch.Tensor], density: float, scope: str, prunable: Sequence[int]
 ) -> dict[int, torch.Tensor]:
@@ -507,6 +476,23 @@ def _synflow_loop(
     return alive, scores
 
 
+def _random_prune(
+    model: MaskedMLP, density: float, scope: str, prunable: list[int], seed: int
+) -> list[torch.Tensor]:
+    """Boolean masks of one-shot Random pruning: per seed (and per layer with ``scope="layer"``) a
+    uniformly random set of exactly ``kept_count(density, N)`` of the ``N`` prunable entries."""
+    weights = list(model.weights)
+    alive = [torch.ones(w.shape, dtype=torch.bool, device=w.device) for w in weights]
+    groups = [list(prunable)] if scope == "global" else [[i] for i in prunable]
+    for group in groups:
+        sizes = [weights[i][0].numel() for i in group]
+        gens = [_subset_generator(seed, group[0], s) for s in model.seeds]
+        keep = random_subset(gens, sum(sizes), kept_count(density, sum(sizes)), weights[0].device)
+        for i, part in zip(group, torch.split(keep, sizes, dim=1), strict=True):
+            alive[i] = part.reshape(weights[i].shape)
+    return alive
+
+
 @dataclass
 class PruneResult:
     """Outcome of :func:`prune`.
@@ -520,7 +506,8 @@ class PruneResult:
             ``scope="global"`` these differ between layers; the kept fraction over all prunable
             layers together is ``max(1, round(density * N)) / N`` exactly.
         scores: the scores of the last scoring round (one ``(S, out, in)`` tensor per layer; entries
-            pruned before that round are set to ``-inf``), or ``None`` with ``keep_scores=False``.
+            pruned before that round are set to ``-inf``), or ``None`` with ``keep_scores=False``
+            and for one-shot Random pruning (its kept set is drawn directly, see :func:`prune`).
         scope: the thresholding scope used.
         layers: the prunable layer indices.
         iterations: the number of scoring/thresholding rounds.
@@ -561,6 +548,13 @@ def prune(
     methods gives each method its own mask. With ``from_current=True`` the model is scored at its
     current masks and pruned weights are never regrown (they rank last); if ``density`` exceeds the
     current density, the extra entries are then taken among the pruned ones in index order.
+
+    One-shot Random pruning (``iterations=1``, not ``from_current``) draws its kept set directly:
+    per seed a uniformly random set of exactly ``round(density * N)`` of the prunable entries
+    (:func:`graphon.selection.random_subset`; one numpy PCG64 generator per (``seed``, model seed)).
+    That is the law of the ``k`` largest of ``N`` i.i.d. U(0, 1) scores, without drawing them; its
+    ``scores`` are ``None``. Iterative Random pruning ranks the U(0, 1) scores of
+    :func:`compute_scores`.
 
     Iterative pruning (Tanaka et al. 2020; Synaptic-Flow ``prune_loop``,
     ``research/prior_and_code.md`` Sec. C.1): round ``e = 1..E`` re-scores the network with the
@@ -609,7 +603,11 @@ def prune(
     rounds = range(1, iterations + 1)
     if iterations > 1:
         rounds = progress(rounds, desc=f"{method} pruning")
-    if method == "synflow" and _SYNFLOW_FAST:
+    if method == "random" and iterations == 1 and not from_current:
+        # Random pruning's kept set is a uniform subset of exactly k entries: drawn directly
+        # (graphon.selection.random_subset), without one score per weight.
+        alive, scores = _random_prune(model, density, scope, prunable, seed), None
+    elif method == "synflow" and _SYNFLOW_FAST:
         with torch.no_grad():
             alive, scores = _synflow_loop(
                 model, alive, density, iterations, scope, prunable, from_current, rounds

@@ -46,7 +46,7 @@ from . import graphons
 from .device import generator, resolve_device
 from .fitting import loglog_slope
 from .progress import progress
-from .pruning import keep_top, kept_count
+from .selection import keep_top, kept_count
 from .validation import check_choice, check_density, check_in_range, check_positive_int, check_seeds
 
 __all__ = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,7 @@ from graphon.pruning import (
     prune,
     threshold_masks,
 )
+from graphon.selection import random_subset
 
 ACTS = {"relu": torch.relu, "tanh": torch.tanh}
 
@@ -317,13 +319,34 @@ def test_batched_seeds_equal_single_seed(method):
     one = tiny(seeds=(3,), d=4, widths=(6, 5), d_out=2)
     rb = prune(big, method, 0.3, x, y, seed=5, **kw)
     ro = prune(one, method, 0.3, x, y, seed=5, **kw)
-    for sb, so, mb, mo in zip(rb.scores, ro.scores, rb.masks, ro.masks, strict=True):
-        torch.testing.assert_close(sb[1:2], so)
+    for mb, mo in zip(rb.masks, ro.masks, strict=True):
         assert torch.equal(mb[1:2], mo)
-    if method == "random":  # different model seeds and different `seed` give different draws
-        s0 = compute_scores(big, "random", seed=5)[0]
+    if method == "random":  # one-shot Random draws its kept set directly: no scores
+        assert rb.scores is None and ro.scores is None
+        s0 = compute_scores(big, "random", seed=5)[0]  # different model seeds and `seed` differ
         assert not torch.equal(s0[0], s0[1])
         assert not torch.equal(s0, compute_scores(big, "random", seed=6)[0])
+        assert not torch.equal(rb.masks[0], prune(big, method, 0.3, seed=6).masks[0])
+        return
+    for sb, so in zip(rb.scores, ro.scores, strict=True):
+        torch.testing.assert_close(sb[1:2], so)
+
+
+def test_random_subset_is_uniform_and_exact():
+    """Random pruning's kept set: exactly k entries, each entry kept with probability k/N.
+
+    Over R = 20000 draws of k = 3 of N = 10, each inclusion frequency is k/N = 0.3 with standard
+    error sqrt(0.3 * 0.7 / R) = 0.0032; 5 standard errors = 0.016. Pairwise inclusion of a uniform
+    subset is k(k-1)/(N(N-1)) = 1/15, also checked to 5 standard errors (0.0018 each)."""
+    R, N, k = 20000, 10, 3
+    draws = random_subset([np.random.default_rng(s) for s in range(R)], N, k).numpy()
+    assert (draws.sum(axis=1) == k).all()
+    assert np.abs(draws.mean(axis=0) - k / N).max() < 5 * np.sqrt(0.3 * 0.7 / R)
+    pair = (draws[:, :, None] & draws[:, None, :]).mean(axis=0)[~np.eye(N, dtype=bool)]
+    p2 = k * (k - 1) / (N * (N - 1))
+    assert np.abs(pair - p2).max() < 5 * np.sqrt(p2 * (1 - p2) / R)
+    big = random_subset([np.random.default_rng(1)], 100_000, 37)  # far from t/256: k << N
+    assert int(big.sum()) == 37
 
 
 def test_prune_applies_masks_and_reports_density():
