@@ -457,6 +457,50 @@ def block_average(masks, blocks) -> torch.Tensor:
     return out[0] if single else out
 
 
+def sorted_block_average(
+    masks, blocks, descending: bool = False, sort_columns: bool = True
+) -> torch.Tensor:
+    """Block densities of degree-sorted masks, without sorting the masks.
+
+    Equal to ``block_average(degree_sort(masks, descending, sort_columns)[0], blocks)`` (same
+    stable tie-break, same blocks; equal up to float summation order): a row of sorted position
+    ``p`` goes to block ``floor(p Kr / n)``, so the block sums are ``A_r M A_c^T`` with the
+    averaging matrices' columns permuted by the inverse of the degree order. Two matrix products
+    instead of two gathers of the whole mask.
+
+    Args:
+        masks: ``(S, n, d)`` or ``(n, d)`` (bool or float).
+        blocks: ``K`` or ``(Kr, Kc)`` with ``Kr <= n`` and ``Kc <= d``.
+        descending, sort_columns: as in :func:`degree_sort`.
+
+    Returns:
+        ``(S, Kr, Kc)`` float32 (``(Kr, Kc)`` for a single mask), on the masks' device.
+
+    Raises:
+        ValueError: for a bad shape or ``blocks`` (see :func:`block_average`).
+
+    Source: as :func:`degree_sort` and :func:`block_average` (SAS, Chan & Airoldi 2014).
+    """
+    m, single = _batched(masks)
+    kr, kc = _blocks_pair(blocks)
+    S, n, d = m.shape
+    if kr > n or kc > d:
+        raise ValueError(f"blocks must be <= the mask sides (n={n}, d={d}), got ({kr}, {kc})")
+    f = _float(m) if not m.is_floating_point() else m.to(torch.float32)
+
+    def permuted(assign: torch.Tensor, degrees: torch.Tensor | None) -> torch.Tensor:
+        if degrees is None:
+            return assign.expand(S, -1, -1)
+        order = torch.sort(degrees, dim=1, descending=descending, stable=True).indices
+        rank = torch.argsort(order, dim=1)  # sorted position of each row
+        return assign[:, rank].permute(1, 0, 2)  # (S, K, size)
+
+    ar = permuted(_assignment(n, kr, m.device), f.sum(dim=2))
+    ac = permuted(_assignment(d, kc, m.device), f.sum(dim=1) if sort_columns else None)
+    out = torch.bmm(torch.bmm(ar, f), ac.transpose(1, 2))
+    return out[0] if single else out
+
+
 def empirical_graphon(
     masks,
     blocks=32,
@@ -675,10 +719,12 @@ def cut_norm_upper(D, row_weights=None, col_weights=None, spectral: bool = True)
       ``1_S^T C 1_T <= sigma_max ||sqrt(w) 1_S|| ||sqrt(c) 1_T||``).
 
     ``sigma_max`` is not computed by a full SVD (too slow at ``n ~ 10^3`` on a CPU): power iteration on
-    the Gram matrix of the smaller side gives an estimate, which is inflated by a relative margin
-    (0.1 % first) until a Cholesky factorisation of ``mu I - G`` certifies ``sigma_max^2 < mu``; so the
-    bound is valid and at most a few tenths of a percent loose. float64 up to ``2^22`` entries, else
-    float32 with an extra ``1 + 1e-4``. Cost ``O(m n k + k^3 / 3)`` with ``k = min(m, n)``;
+    the Gram matrix of the smaller side (200 iterations) gives an estimate, which is inflated by a
+    relative margin on ``sigma_max^2`` (0.1 % first, doubled until it holds) until a Cholesky
+    factorisation of ``mu I - G`` certifies ``sigma_max^2 < mu``; so the bound is valid. Measured
+    against an exact SVD on centred masks of ``n = 300..2000``: 0.05-0.4 % above ``sigma_max``
+    (``tests/test_graphons.py``). float64 up to ``2^20`` entries, else float32 with an extra
+    ``1 + 1e-4``. Cost ``O(m n k + k^3 / 3)`` with ``k = min(m, n)``;
     ``spectral=False`` returns the L1 norm only (cheap, but it does not shrink with ``n``).
 
     Args:
@@ -779,17 +825,17 @@ def consecutive_cut_norms(pictures, exact_max: int = 16) -> dict[str, float]:
     return out
 
 
-def _sigma_max_upper(X: torch.Tensor, power_iters: int = 60) -> torch.Tensor:
+def _sigma_max_upper(X: torch.Tensor, power_iters: int = 200) -> torch.Tensor:
     """Certified upper bound on the largest singular value of each ``(k, n)`` matrix in ``X``.
 
     Power iteration on the Gram matrix ``G = X X^T`` gives an estimate ``theta <= lambda_max(G)``;
     ``mu = theta (1 + delta)`` is then certified as an upper bound by a successful Cholesky
     factorisation of ``mu I - G`` (positive definite iff ``lambda_max(G) < mu``); ``delta`` starts at
-    1e-3 and is multiplied by 4 until the certificate holds. The margins are far above the float
+    1e-3 and is doubled until the certificate holds. The margins are far above the float
     rounding of the factorisation (relative ``~k eps``). Returns ``sqrt(mu)``, float64, shape ``(B,)``.
     """
     k = X.shape[1]
-    big = X[0].numel() > (1 << 22)
+    big = X[0].numel() > (1 << 20)
     work = X.to(torch.float32) if big else X.to(torch.float64)
     gram = torch.matmul(work, work.transpose(1, 2))  # (B, k, k), k = smaller side
     gen = generator(0, gram.device)
@@ -815,7 +861,7 @@ def _sigma_max_upper(X: torch.Tensor, power_iters: int = 60) -> torch.Tensor:
         ok = info == 0
         mu[idx[ok]] = cand[ok]
         todo[idx[ok]] = False
-        delta[idx[~ok]] *= 4
+        delta[idx[~ok]] *= 2
     # anything not certified (not expected) falls back to the trace bound
     mu = torch.where(todo, scale, mu)
     return mu.to(torch.float64).sqrt() * ((1 + 1e-4) if big else 1.0)

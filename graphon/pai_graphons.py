@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from .device import resolve_device
-from .graphons import _blocks_pair, block_average, degree_sort
+from .graphons import _blocks_pair, sorted_block_average
 from .models import MaskedMLP
 from .pruning import LOSSES, METHODS, prune
 from .validation import check_choice, check_density, check_positive_int, check_seeds
@@ -174,8 +174,9 @@ def pai_graphons(
         result = prune(model, method, density, x, y, layers=prune_layers, loss=loss,
                        apply=False, keep_scores=False)
         mask = result.masks[layer]  # (s, n_out, n_in)
-        sorted_masks = degree_sort(mask, descending=descending, sort_columns=sort_columns)[0]
-        per_seed.append(block_average(sorted_masks, (kr, kc)).cpu())
+        per_seed.append(
+            sorted_block_average(mask, (kr, kc), descending=descending, sort_columns=sort_columns).cpu()
+        )
         kept.append(result.density_kept[layer].to(torch.float64).cpu())
         room = keep_masks - sum(len(t) for t in masks)
         if room > 0:

@@ -67,7 +67,7 @@ def _fill_ties_numpy(a: np.ndarray, thr: np.ndarray, k: int) -> np.ndarray:
     return keep
 
 
-def keep_top(flat: torch.Tensor, k: int) -> torch.Tensor:
+def keep_top(flat: torch.Tensor, k: int, return_threshold: bool = False):
     """Boolean mask keeping exactly the ``k`` largest entries of each row of ``flat`` ``(S, N)``.
 
     Same result as a stable descending sort (ties go to the lower index), in O(N) per row: the
@@ -79,25 +79,30 @@ def keep_top(flat: torch.Tensor, k: int) -> torch.Tensor:
         flat: scores ``(S, N)``, higher = keep (any real dtype, any device).
         k: entries kept per row; ``k >= N`` keeps everything.
 
+        return_threshold: also return the ``k``-th largest value of each row, ``(S, 1)``.
+
     Returns:
-        ``(S, N)`` bool tensor on ``flat``'s device with exactly ``min(k, N)`` True per row.
+        ``(S, N)`` bool tensor on ``flat``'s device with exactly ``min(k, N)`` True per row
+        (and the thresholds, with ``return_threshold``).
     """
     S, N = flat.shape
     if k >= N:
-        return torch.ones_like(flat, dtype=torch.bool)
+        keep = torch.ones_like(flat, dtype=torch.bool)
+        return (keep, flat.amin(dim=-1, keepdim=True)) if return_threshold else keep
     # NaN -> -inf; the row sums are a cheap pre-check (NaN iff a NaN, or both +inf and -inf)
     if flat.is_floating_point() and bool(torch.isnan(flat.sum(dim=-1)).any()):
         flat = flat.masked_fill(torch.isnan(flat), -math.inf)
     thr = _kth_largest(flat, k).to(flat.device)
     if flat.device.type == "cpu" and flat.dtype in (torch.float32, torch.float64):
-        return torch.from_numpy(_fill_ties_numpy(flat.detach().numpy(), thr.numpy(), k))
-    keep = flat >= thr
-    if bool((keep.sum(dim=-1) == k).all()):
-        return keep
-    above = flat > thr
-    tied = keep & ~above
-    need = k - above.sum(dim=-1, keepdim=True)
-    return above | (tied & (tied.cumsum(dim=-1) <= need))
+        keep = torch.from_numpy(_fill_ties_numpy(flat.detach().numpy(), thr.numpy(), k))
+    else:
+        keep = flat >= thr
+        if not bool((keep.sum(dim=-1) == k).all()):
+            above = flat > thr
+            tied = keep & ~above
+            need = k - above.sum(dim=-1, keepdim=True)
+            keep = above | (tied & (tied.cumsum(dim=-1) <= need))
+    return (keep, thr) if return_threshold else keep
 
 
 def _flip_uniform(mask: np.ndarray, value: bool, count: int, rng: np.random.Generator) -> None:
