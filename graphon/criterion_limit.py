@@ -49,7 +49,6 @@ from .validation import check_density, check_positive_int
 
 __all__ = ["FactorisedFit", "constant_limit", "fit_factorised", "fit_residual"]
 
-_TINY = 1e-30  # |score| floor before the logarithm (exact zeros have probability 0 but can occur)
 
 
 def constant_limit(density: float, blocks) -> torch.Tensor:
@@ -121,7 +120,9 @@ class FactorisedFit:
         """``W`` at the ``(kr quad) x (kc quad)`` midpoint nodes, float64."""
         a = self._quantile(self.row_factors, self._positions(kr, quad))
         b = self._quantile(self.col_factors, self._positions(kc, quad))
-        return self._sf(tau / (a[:, None] * b[None, :]))
+        ab = a[:, None] * b[None, :]
+        at_zero = math.copysign(math.inf, tau) if tau != 0 else 0.0  # a zero factor: score 0
+        return self._sf(torch.where(ab > 0, tau / ab.clamp_min(1e-300), torch.full_like(ab, at_zero)))
 
     def threshold(self, density: float, nodes: tuple[int, int] = (256, 256)) -> float:
         """The limit threshold ``tau*``: ``int int W = rho`` on a midpoint grid of ``nodes``
@@ -133,22 +134,36 @@ class FactorisedFit:
         rho = check_density(density)
         key = (rho, *nodes)
         if key not in self._tau:
-            big = float(self.noise.abs().max() * self.row_factors[-1] * self.col_factors[-1]) * 2
-            lo = -big if self.signed else 0.0
             if rho >= 1.0:
-                self._tau[key] = lo
+                self._tau[key] = -math.inf if self.signed else 0.0
             else:
                 a = self._quantile(self.row_factors, self._positions(nodes[0], 1))
-                ab = a[:, None] * self._quantile(self.col_factors, self._positions(nodes[1], 1))
-                inv_ab = np.sort((1.0 / ab).flatten().numpy())  # sorted once: fast look-ups
+                ab = (a[:, None] * self._quantile(self.col_factors, self._positions(nodes[1], 1)))
+                with np.errstate(divide="ignore"):
+                    inv_ab = np.sort((1.0 / ab).flatten().numpy())  # sorted once (inf at ab = 0)
                 noise = self.noise.numpy()
 
-                def excess(t: float) -> float:
-                    q = t * inv_ab if t >= 0 else (t * inv_ab)[::-1]  # ascending queries
+                def excess(t: float) -> float:  # mean of W at threshold t, minus rho
+                    if t == 0.0:
+                        q = np.zeros_like(inv_ab)
+                    else:
+                        q = t * inv_ab if t > 0 else (t * inv_ab)[::-1]  # ascending queries
                     below = np.searchsorted(noise, q, side="left")
                     return 1.0 - float(below.mean()) / noise.size - rho
 
-                self._tau[key] = brentq(excess, lo, big, xtol=1e-14 * big, rtol=1e-12, maxiter=200)
+                pos = ab[ab > 0]
+                hi = float(noise.max(initial=1.0) * pos.max()) * 2 if pos.numel() else 1.0
+                small = np.abs(noise[noise != 0]).min(initial=1.0)
+                lo = float(small * pos.min()) / 2 if pos.numel() else 1.0
+                if excess(0.0) <= 0.0:  # signed scores and rho above P(score > 0): tau <= 0
+                    big = float(np.abs(noise).max() * pos.max()) * 2
+                    self._tau[key] = brentq(excess, -big, 0.0, xtol=1e-15 * big, maxiter=300)
+                elif excess(lo) <= 0.0:  # everything with a positive score is kept
+                    self._tau[key] = lo
+                else:  # tau > 0: solve for log tau (relative precision whatever the scale)
+                    lt = brentq(lambda z: excess(math.exp(z)), math.log(lo), math.log(hi),
+                                xtol=1e-13, maxiter=300)
+                    self._tau[key] = math.exp(lt)
         return self._tau[key]
 
     def limit_on_grid(self, density: float, blocks, quad: int = 8) -> torch.Tensor:
@@ -168,9 +183,15 @@ class FactorisedFit:
         return w.reshape(kr, quad, kc, quad).mean(dim=(1, 3)).float()
 
 
+def _nanvar(x: torch.Tensor) -> float:
+    """Variance of the non-NaN entries."""
+    return float((x - x.nanmean()).pow(2).nanmean())
+
+
 def _shrink(x: torch.Tensor, noise_var: float) -> torch.Tensor:
-    """Shrink centred values towards their mean so that their variance drops by ``noise_var``."""
-    mean, var = x.mean(), float(x.var())
+    """Shrink centred values towards their mean so that their variance drops by ``noise_var``
+    (NaN entries stay NaN)."""
+    mean, var = x.nanmean(), _nanvar(x)
     lam = math.sqrt(max(0.0, 1.0 - noise_var / var)) if var > 0 else 0.0
     return mean + lam * (x - mean)
 
@@ -187,14 +208,15 @@ def _split_half_ks(logs: torch.Tensor, seed: int, cap: int = 1 << 18) -> tuple[f
     gen = torch.Generator().manual_seed(int(seed) + 1)
 
     def one(x: torch.Tensor) -> tuple[float, int]:  # x: (S, rows, cols); rank rows
-        rank = x[:, :, 0::2].mean(dim=2)
+        rank = x[:, :, 0::2].nanmean(dim=2).nan_to_num(-math.inf)  # dead rows rank lowest
         half = x[:, :, 1::2]
-        half = half - half.mean(dim=2, keepdim=True) - half.mean(dim=1, keepdim=True)
+        half = half - half.nanmean(dim=2, keepdim=True) - half.nanmean(dim=1, keepdim=True)
         k = max(1, x.shape[1] // 5)
         order = torch.sort(rank, dim=1).indices
 
         def group(idx: torch.Tensor) -> torch.Tensor:
             g = torch.gather(half, 1, idx[:, :, None].expand(-1, -1, half.shape[2])).flatten()
+            g = g[~torch.isnan(g)]
             if g.numel() > cap:
                 g = g[torch.randint(0, g.numel(), (cap,), generator=gen)]
             return g
@@ -232,22 +254,27 @@ def fit_factorised(
     if s.ndim != 3 or min(s.shape[1:]) < 2:
         raise ValueError(f"scores must have shape (S, n_out, n_in) with n_out, n_in >= 2, got {tuple(s.shape)}")
     noise_sample = check_positive_int(noise_sample, "noise_sample")
-    s = s.detach().to("cpu", torch.float64)
+    s = s.detach().to("cpu", torch.float32)
     if not bool(torch.isfinite(s).all()):
         raise ValueError("scores must be finite (score the dense network: no -inf for pruned entries)")
     S, n_out, n_in = s.shape
     signed = bool((s < 0).any())
-    logs = s.abs().clamp_min(_TINY).log_().float()
-    logs -= logs.mean(dim=(1, 2), keepdim=True)  # per-seed scale: the threshold is per seed
-    r = logs.mean(dim=2, keepdim=True)  # (S, n_out, 1) log a_i (+ noise of sd sigma/sqrt(n_in))
-    c = logs.mean(dim=1, keepdim=True)  # (S, 1, n_in) log b_j
+    # exact zeros (e.g. a ReLU unit inactive on the whole batch makes its row or column of
+    # SNIP/GraSP scores 0): such a row/column gets factor 0 (never kept); other zeros are left out
+    logs = s.abs().log_()  # -inf at zeros
+    logs[torch.isinf(logs)] = math.nan
+    logs -= logs.nanmean(dim=(1, 2), keepdim=True)  # per-seed scale: the threshold is per seed
+    r = logs.nanmean(dim=2, keepdim=True)  # (S, n_out, 1) log a_i (+ noise of sd sigma/sqrt(n_in))
+    c = logs.nanmean(dim=1, keepdim=True)  # (S, 1, n_in) log b_j
     resid = logs - r - c  # log|xi|, zero row and column means
-    sigma2 = float(resid.pow(2).mean())
-    total = float(logs.var())
+    sigma2 = float(resid.pow(2).nanmean())
+    total = float(logs.pow(2).nanmean())  # the centred variance of log|S|
     diag = {
-        "share_rows": float(r.var() / total) if total > 0 else 0.0,
-        "share_cols": float(c.var() / total) if total > 0 else 0.0,
+        "share_rows": _nanvar(r) / total if total > 0 else 0.0,
+        "share_cols": _nanvar(c) / total if total > 0 else 0.0,
         "share_residual": sigma2 / total if total > 0 else 0.0,
+        "dead_rows": float(torch.isnan(r).float().mean()),
+        "dead_cols": float(torch.isnan(c).float().mean()),
     }
     # errors in variables: a row mean carries noise of variance sigma^2 / n_in, which would blur the
     # factor law (a constant factor would look spread out); shrink the centred log factors so that
@@ -255,15 +282,16 @@ def fit_factorised(
     r = _shrink(r, sigma2 / n_in)
     c = _shrink(c, sigma2 / n_out)
     diag["ks_rows"], diag["ks_cols"], diag["ks_noise_floor"] = _split_half_ks(logs, seed)
-    resid = logs - r - c
-    # residual noise with the score's sign, subsampled
-    xi = (resid.double().exp_() * torch.sign(s)).flatten()
-    if xi.numel() > noise_sample:
-        gen = torch.Generator().manual_seed(int(seed))
-        xi = xi[torch.randperm(xi.numel(), generator=gen)[:noise_sample]]
+    resid = logs.sub_(r).sub_(c)
+    # residual noise with the score's sign, a uniform sample of the entries that are not left out
+    flat = resid.flatten()
+    gen = torch.Generator().manual_seed(int(seed))
+    idx = torch.randint(0, flat.numel(), (min(flat.numel(), 4 * noise_sample),), generator=gen)
+    idx = idx[~torch.isnan(flat[idx])][:noise_sample]
+    xi = flat[idx].double().exp() * torch.sign(s.flatten()[idx]).double()
     return FactorisedFit(
-        row_factors=torch.sort(r.exp().flatten()).values,
-        col_factors=torch.sort(c.exp().flatten()).values,
+        row_factors=torch.sort(r.double().exp().nan_to_num(0.0).flatten()).values,
+        col_factors=torch.sort(c.double().exp().nan_to_num(0.0).flatten()).values,
         noise=torch.sort(xi).values,
         signed=signed,
         shape=(n_out, n_in),
