@@ -12,7 +12,7 @@ MATHJAX := 3.2.2
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: list help venv test test-slow test-gpu lint book book-fast student run sweep bench check-site browser-test clean
+.PHONY: list help venv test test-slow test-gpu lint book book-fast student run sweep bench check-site browser-test clean paper-bundle
 
 help:
 	@echo "make book        build the static site into _build/html (creates .venv if needed)"
@@ -23,6 +23,7 @@ help:
 	@echo "make list        list the chapters, their parameters count and presets"
 	@echo "make student     build the student edition (solutions stripped) into student/_build/html"
 	@echo "make bench       time the batched kernels (benchmarks/)"
+	@echo "make paper-bundle  (re)compute the paper-scale convergence results in results/paper (resumable)"
 	@echo "make clean       remove builds and runs"
 
 $(STAMP): pyproject.toml
@@ -90,6 +91,11 @@ sweep: venv
 bench: venv
 	$(BIN)/python benchmarks/bench_masks.py
 	$(BIN)/python benchmarks/bench_ntk.py
+
+# The paper-scale convergence bundle (Figs 1, 3, 4, 5): about an hour on a 2-core CPU; resumable
+# (rerun after an interruption: finished points are skipped); points made by other code are redone.
+paper-bundle: venv
+	$(BIN)/python -m graphon.paper_bundle --out results/paper
 
 clean:
 	rm -rf _build runs student .pytest_cache

@@ -25,6 +25,8 @@ __all__ = [
     "graphon_heatmaps",
     "loglog_slope",
     "loglog_with_slope",
+    "graphon_grid",
+    "rate_band",
     "save_figure",
     "U_LABEL",
     "V_LABEL",
@@ -172,6 +174,63 @@ def loglog_with_slope(ax, x, y, label: str, **plot_kw) -> float:
     ax.set_yscale("log")
     ax.legend()
     return slope
+
+
+def graphon_grid(
+    rows: Sequence[Sequence],
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    *,
+    colorbar_label: str = "edge density",
+    panel_size: float = 1.7,
+    vmin: float | None = None,
+    vmax: float | None = None,
+):
+    """The paper's layout: a grid of heatmaps (rows = methods or activations, columns = widths and
+    the theoretical graphon) on one colour scale, row labels on the left, column titles on top.
+
+    Args:
+        rows: ``R`` lists of ``C`` matrices each.
+        row_labels: ``R`` labels; col_labels: ``C`` titles.
+        colorbar_label, vmin, vmax: as in :func:`graphon_heatmaps`.
+        panel_size: inches per panel.
+
+    Returns:
+        The matplotlib Figure.
+
+    Raises:
+        ValueError: rows of different lengths, or labels that do not match.
+    """
+    import matplotlib.pyplot as plt
+
+    if not rows or any(len(r) != len(rows[0]) for r in rows):
+        raise ValueError("rows must be a non-empty list of equally long lists of matrices")
+    if len(row_labels) != len(rows) or len(col_labels) != len(rows[0]):
+        raise ValueError(
+            f"row_labels/col_labels must have {len(rows)}/{len(rows[0])} entries, "
+            f"got {len(row_labels)}/{len(col_labels)}"
+        )
+    R, C = len(rows), len(rows[0])
+    fig, axes = plt.subplots(R, C, squeeze=False, layout="constrained",
+                             figsize=(panel_size * C + 1.4, panel_size * R + 0.4))
+    graphon_heatmaps([m for r in rows for m in r], None, axes=axes, vmin=vmin, vmax=vmax,
+                     colorbar_label=colorbar_label)
+    for j, title in enumerate(col_labels):
+        axes[0, j].set_title(title, fontsize="small")
+    for i, label in enumerate(row_labels):
+        axes[i, 0].set_ylabel(label, fontsize="small")
+    return fig
+
+
+def rate_band(ax, widths, values, label: str, **plot_kw) -> None:
+    """Log-log mean of ``values`` ``(R, W)`` over its rows (seeds or seed groups) against
+    ``widths``, with a band from the smallest to the largest row."""
+    v = np.atleast_2d(np.asarray(values, float))
+    x = np.asarray(widths, float)
+    line = ax.plot(x, v.mean(axis=0), marker="o", label=label, **plot_kw)[0]
+    ax.fill_between(x, v.min(axis=0), v.max(axis=0), color=line.get_color(), alpha=0.2, lw=0)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
 
 
 def save_figure(fig, output_dir: str | Path, name: str, dpi: int = 150) -> list[Path]:
