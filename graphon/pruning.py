@@ -8,7 +8,8 @@ Scores, "higher = keep", with ``theta`` the raw weight, ``c`` the multiplicative
 ``g = dL/dtheta`` and ``H`` the Hessian of the loss ``L`` w.r.t. the weights (formulas:
 ``research/prior_and_code.md`` Sec. C.6, from the reference implementations named there):
 
-* ``random``: i.i.d. U(0, 1) (Synaptic-Flow ``Rand``, Tanaka et al. 2020);
+* ``random``: i.i.d. U(0, 1) (Synaptic-Flow's ``Rand`` draws N(0, 1): any i.i.d. continuous
+  scores rank the same way, so the kept set has the same uniform law; Tanaka et al. 2020);
 * ``magnitude``: ``|theta|`` (Synaptic-Flow ``Mag``);
 * ``snip``: ``|dL/dc|``, equal to ``|g * theta|`` at ``c = 1`` (Lee et al. 2019);
 * ``grasp``: ``|theta * (H g)|``, the magnitude variant covered by the paper's theorem;
@@ -296,9 +297,12 @@ def compute_scores(
       ``R = 1^T (prod_l |W_l * M_l|) 1`` (an all-ones input through the linearised network with
       absolute weights; Tanaka et al. 2020), computed in float64 from the closed form
       ``|W_l| * M_l * (u_l v_l^T)`` with ``u_l, v_l`` the output- and input-side path counts.
-      The NTK factors ``1/sqrt(fan_in)`` and the activation are left out: they multiply every
-      score by one common constant (with ReLU the activation is the identity on the all-ones
-      forward pass). Zero at pruned entries. The iterative schedule lives in :func:`prune`.
+      The NTK factors ``1/sqrt(fan_in)`` are left out (they multiply every score by one common
+      constant), and so is the activation: with ReLU that changes nothing (ReLU is the identity
+      on the all-ones forward pass of non-negative weights); with tanh or sigmoid it is **not** a
+      rescaling, and Synaptic-Flow's reference (which runs its model's activation) ranks
+      differently: this score is the linearised-network SynFlow of the SynFlow paper's
+      definition. Zero at pruned entries. The iterative schedule lives in :func:`prune`.
 
     Args:
         model: a :class:`~graphon.models.MaskedMLP` with weights ``(S, out, in)``.
@@ -312,8 +316,10 @@ def compute_scores(
             (``research/paper.md`` Sec. 2), or ``"cross_entropy"``, ``mean_b CE(f(x_b)/T, y_b)``
             as in the SNIP/GraSP/Synaptic-Flow reference code.
         temperature: ``T > 0`` dividing the network outputs (logits) before the loss. GraSP's and
-            Synaptic-Flow's reference GraSP use ``T = 200`` with cross-entropy; the default 1
-            leaves the outputs unchanged.
+            Synaptic-Flow's reference GraSP use ``T = 200`` with cross-entropy, where it flattens
+            the softmax; the default 1 leaves the outputs unchanged. The book keeps ``T = 1`` for
+            both GraSP variants with the squared loss of the theorem's setting, where a
+            temperature only rescales the outputs against the targets (convergence chapter, Fig 5).
         seed: seed of the ``"random"`` scores (ignored by the other methods).
 
     Returns:
@@ -561,7 +567,11 @@ def prune(
     masks of round ``e - 1`` applied, ranks the already pruned entries last and keeps a fraction
     ``density ** (e / E)`` (exponential schedule), so the last round lands exactly on ``density``.
     ``E = iterations`` defaults to 100 for ``"synflow"`` (as in the SynFlow paper and the code base
-    the graphon papers used) and to 1 (one shot) for the other methods.
+    the graphon papers used) and to 1 (one shot) for the other methods. Every round keeps exactly
+    ``round(density ** (e / E) * N)`` entries; Synaptic-Flow's reference keeps the entries above its
+    ``kthvalue``, so it differs from this count by the ties at its threshold in each round (2 to 82
+    entries of a few hundred thousand in a comparison on digits MLPs), and the schedule then
+    diverges by those entries: the final density is exact here and approximate there.
 
     Args:
         model: a :class:`~graphon.models.MaskedMLP`; its masks are replaced when ``apply=True``.
