@@ -9,7 +9,7 @@ import torch
 
 from graphon import expressivity as E
 from graphon import training as T
-from graphon.data import k_sparse_task
+from graphon.data import Split, k_sparse_task
 
 
 def test_dense_core_size_counts_fully_wired_rows():
@@ -232,3 +232,72 @@ def test_sample_graphon_masks_reads_step_graphons_exactly():
 def test_more_bad_inputs(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def _criterion_task():
+    return k_sparse_task(256, 24, 2, seed=11, target="sign_sum", n_test=16, active="random", device="cpu")
+
+
+@pytest.mark.parametrize("method", ["random", "snip"])
+def test_dense_core_of_real_criteria_follows_the_law_read_from_their_graphon(method):
+    # Lemma 5.6 (book's reading) on masks from real criteria: under independent edges given the
+    # graphon the core's mean is n c, c read from the graphon on other networks; z ~ N(0, 1), so
+    # |z| <= 4 fails with probability about 6e-5 per width when the model holds.
+    r = E.criterion_dense_core(method, 0.2, _criterion_task(), [32, 128], seeds=list(range(16)),
+                               graphon_seeds=list(range(100, 116)), blocks=8, prune_samples=256,
+                               bootstrap=100, device="cpu")
+    assert r.sizes.shape == (2, 16) and r.k == 2
+    assert bool((r.z_exact.abs() <= 4).all()), r.z_exact
+    # the law's bound alpha n p^k holds (within 4 standard errors of the measured mean)
+    assert bool((r.z_law >= -4).all()), r.z_law
+    # p and alpha read from the graphon describe a rectangle: the chosen blocks have floor >= p
+    W = r.graphons[-1]
+    floor = W[:, r.coords].min(dim=1).values
+    measure = r.block_measures[-1]
+    assert float(measure[floor >= r.p[-1] - 1e-6].sum()) >= float(r.alpha[-1]) - 1e-9
+    if method == "random":  # constant graphon rho: p close to rho, c close to rho^k
+        assert float(r.exact_coefficient[-1]) == pytest.approx(0.04, abs=4 * float(r.exact_se[-1]) + 1e-3)
+
+
+def test_snip_dense_core_exceeds_random_at_the_same_density():
+    kw = dict(seeds=list(range(8)), graphon_seeds=list(range(100, 108)), blocks=4, prune_samples=256,
+              bootstrap=50, device="cpu")
+    snip = E.criterion_dense_core("snip", 0.2, _criterion_task(), [64], **kw)
+    rnd = E.criterion_dense_core("random", 0.2, _criterion_task(), [64], **kw)
+    se = math.sqrt(float(snip.standard_error[0]) ** 2 + float(rnd.standard_error[0]) ** 2)
+    assert float(snip.mean[0]) > float(rnd.mean[0]) + 4 * se
+    assert float(snip.p[0]) > float(rnd.p[0])
+
+
+def test_criterion_dense_core_rejects_bad_input():
+    sp = _criterion_task()
+    with pytest.raises(ValueError, match="graphon_seeds"):
+        E.criterion_dense_core("random", 0.2, sp, [16], seeds=[0, 1], graphon_seeds=[1, 2], device="cpu")
+    with pytest.raises(ValueError, match="seeds"):
+        E.criterion_dense_core("random", 0.2, sp, [16], seeds=[0], graphon_seeds=[5, 6], device="cpu")
+    with pytest.raises(ValueError, match="bootstrap"):
+        E.criterion_dense_core("random", 0.2, sp, [16], seeds=[0, 1], graphon_seeds=[5, 6], bootstrap=1,
+                               device="cpu")
+    with pytest.raises(ValueError, match="method"):
+        E.criterion_dense_core("lottery", 0.2, sp, [16], seeds=[0, 1], graphon_seeds=[5, 6], device="cpu")
+    no_active = Split(x_train=sp.x_train, y_train=sp.y_train, x_test=sp.x_test, y_test=sp.y_test,
+                      d=24, n_classes=2, name="no active coordinates")
+    with pytest.raises(ValueError, match="active"):
+        E.criterion_dense_core("random", 0.2, no_active, [16], seeds=[0, 1], graphon_seeds=[5, 6],
+                               device="cpu")
+
+
+def test_stacked_criteria_train_as_if_alone():
+    # several criteria trained as one stacked batch give each network the numbers of a separate run
+    st = E.k_sparse_stream(12, 2, seed=5, target="sign_sum")
+    sp = st.split(256, 128, device="cpu")
+    kw = dict(seeds=2, epochs=2, lr=0.03, batch_size=64, device="cpu", stream=st, input_lr=0.03)
+    both = E.fit_pruned_network(sp, ["snip", "random"], 32, 0.3, **kw)
+    for m in ("snip", "random"):
+        alone = E.fit_pruned_network(sp, m, 32, 0.3, **kw)
+        assert torch.equal(both[m]["core"], alone["core"])
+        torch.testing.assert_close(both[m]["fit"].test_mse, alone["fit"].test_mse, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(both[m]["fit"].relative_train_error, alone["fit"].relative_train_error,
+                                   rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="method"):
+        E.fit_pruned_network(sp, [], 32, 0.3, **kw)

@@ -140,3 +140,43 @@ def test_relative_train_error_is_train_mse_over_var():
     var = float(sp.y_train.var(unbiased=False))
     assert res.relative_train_error_mean == res.train_mse_mean / var
     torch.testing.assert_close(res.relative_train_error, res.train_mse / var)
+
+
+def test_bias_makes_the_relu_network_non_homogeneous():
+    # Without biases a ReLU network is positively homogeneous, f(t x) = t f(x): on x ~ N(0, I_2) its
+    # best squared error for y = 1 is 1 - (E r)^2 / E r^2 = 1 - pi/4 (r = |x| is Rayleigh), whatever
+    # the width. The never-pruned bias column (the network of Theorem 5.7 as this book states it)
+    # removes that floor.
+    gen = torch.Generator().manual_seed(0)
+    x, xt = torch.randn(2048, 2, generator=gen), torch.randn(2048, 2, generator=gen)
+    y, yt = torch.ones(2048), torch.ones(2048)
+    kw = dict(epochs=300, lr=3e-2, seed=0, device="cpu", desc=None)
+    net = (2, 64, torch.ones(2, 64, 2))
+    plain = T.fit_masked_network(net, x, y, xt, yt, bias=False, **kw)
+    biased = T.fit_masked_network(net, x, y, xt, yt, bias=True, **kw)
+    floor = 1 - math.pi / 4
+    # sampling slack of the floor on 2048 test points: a few standard errors of a mean of r^2 terms
+    assert float(plain.test_mse.min()) > floor - 0.03
+    assert float(biased.test_mse.max()) < 0.02
+
+
+def test_select_returns_each_stacked_experiment_its_own_seeds():
+    sp = _tiny_task()
+    res = T.fit_masked_network((8, 16, torch.ones(4, 16, 8)), sp.x_train, sp.y_train, sp.x_test,
+                               sp.y_test, epochs=2, device="cpu", desc=None)
+    part = res.select(slice(1, 3))
+    assert torch.equal(part.test_mse, res.test_mse[1:3])
+    assert torch.equal(part.relative_test_error, res.relative_test_error[1:3])
+    assert part.history["train_mse"].shape == (1, 2) and part.model is res.model
+    assert part.relative_train_error_mean == pytest.approx(float(res.relative_train_error[1:3].mean()))
+
+
+def test_repeated_seeds_share_their_bias_weights():
+    # copies of one network on the seed axis (several criteria's masks) get the same bias column
+    from graphon.models import MaskedMLP
+    from graphon.training import _with_bias
+
+    net2 = MaskedMLP(5, [7], seeds=3, device="cpu")
+    net2.seeds = [3, 4, 3]  # as fit_pruned_network stacks copies of seeds 3 and 4
+    wb = _with_bias(net2, bias_seed=10).weights[0].detach()[..., -1]
+    assert torch.equal(wb[0], wb[2]) and not torch.equal(wb[0], wb[1])
