@@ -1,4 +1,7 @@
-"""Active coordinates, dense cores, and fitting k-active-coordinate targets with fixed masks.
+"""Active coordinates, dense cores (and their law on masks of real criteria), k-active-coordinate tasks.
+
+Training the masked networks lives in :mod:`graphon.training`; :func:`fit_pruned_network` prunes
+and then calls it.
 
 Sources (read ``research/paper.md`` Sec. 5 and Sec. S before citing anything here):
 
@@ -15,7 +18,10 @@ Sources (read ``research/paper.md`` Sec. 5 and Sec. S before citing anything her
   wired to *all* of ``J`` (the **dense core**) is a sum of independent Bernoulli(``prod_j W(u_i, v_j)``)
   over the rows (a Poisson-binomial law), which dominates ``Binomial(alpha n, p^k)`` with mean
   ``alpha n p^k``. On the dense core the sparse network is a dense one-hidden-layer network of
-  ``x_J``, so Cybenko / Leshno et al. give universality in ``x_J`` when the core grows.
+  ``x_J`` **with biases** (the trained network adds a never-pruned bias column, see
+  :func:`graphon.training.fit_masked_network`; without biases a ReLU network is positively
+  homogeneous and not universal), so Leshno et al. (1993) give universality in ``x_J`` when the
+  core grows.
 
 Layout follows :mod:`graphon.models`: masks are ``(S, n, d)`` (seed, hidden = out, input = in), a
 graphon on a grid is ``(K, d)`` (rows = hidden positions ``u``, columns = input coordinates).
