@@ -79,3 +79,38 @@ def test_expressivity_chapter_headline_claims(run_chapter, tmp_path):
                  "fig-expressivity-disconnected"):
         for ext in ("png", "pdf"):
             assert (tmp_path / f"{name}.{ext}").stat().st_size > 0
+
+
+def _prose(md: str) -> str:
+    """The page's prose and figure captions, without code, maths, inline code and glue roles."""
+    import re
+    import textwrap
+
+    out = []
+    for block in re.split(r"(```\{code-cell\}.*?\n```)", md, flags=re.S):
+        if block.startswith("```{code-cell}"):
+            caption = re.search(r"caption: \|\n(.*?)\n---", block, flags=re.S)
+            out.append(textwrap.dedent(caption.group(1)) if caption else "")
+        else:
+            out.append(block)
+    text = "\n".join(out)
+    text = re.sub(r"\{glue:text\}`[^`]*`", " ", text)
+    text = re.sub(r"`[^`\n]*`", " ", text)
+    text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
+    text = re.sub(r"\$[^$\n]*\$", " ", text)
+    text = re.sub(r"^    .*$", " ", text, flags=re.M)  # indented code in the solutions
+    return text
+
+
+def test_page_prose_types_no_measured_number():
+    # Every measured number in a paragraph or caption comes from the executed notebook (MyST-NB glue):
+    # a decimal number typed into the prose is a measurement that another seed or machine can break.
+    import re
+    from pathlib import Path
+
+    md = (Path(__file__).resolve().parents[1] / "book" / "expressivity.md").read_text()
+    # a decimal number not preceded by a letter, digit or dot (section numbers such as "Lemma 5.6" are
+    # the paper's labels, not measurements)
+    typed = [t for t in re.findall(r"(?<![\w.])\d+\.\d+", _prose(md))
+             if not re.search(r"(Lemma|Thm|Theorem) " + re.escape(t), md)]
+    assert not typed, f"decimal numbers typed into the prose or captions: {typed}"
