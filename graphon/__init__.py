@@ -33,6 +33,7 @@ _SUBMODULES = (
     "runner",
     "saliency_model",
     "sweep",
+    "training",
     "validation",
 )
 

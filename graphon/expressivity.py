@@ -1,4 +1,7 @@
-"""Active coordinates, dense cores, and fitting k-active-coordinate targets with fixed masks.
+"""Active coordinates, dense cores (and their law on masks of real criteria), k-active-coordinate tasks.
+
+Training the masked networks lives in :mod:`graphon.training`; :func:`fit_pruned_network` prunes
+and then calls it.
 
 Sources (read ``research/paper.md`` Sec. 5 and Sec. S before citing anything here):
 
@@ -15,7 +18,10 @@ Sources (read ``research/paper.md`` Sec. 5 and Sec. S before citing anything her
   wired to *all* of ``J`` (the **dense core**) is a sum of independent Bernoulli(``prod_j W(u_i, v_j)``)
   over the rows (a Poisson-binomial law), which dominates ``Binomial(alpha n, p^k)`` with mean
   ``alpha n p^k``. On the dense core the sparse network is a dense one-hidden-layer network of
-  ``x_J``, so Cybenko / Leshno et al. give universality in ``x_J`` when the core grows.
+  ``x_J`` **with biases** (the trained network adds a never-pruned bias column, see
+  :func:`graphon.training.fit_masked_network`; without biases a ReLU network is positively
+  homogeneous and not universal), so Leshno et al. (1993) give universality in ``x_J`` when the
+  core grows.
 
 Layout follows :mod:`graphon.models`: masks are ``(S, n, d)`` (seed, hidden = out, input = in), a
 graphon on a grid is ``(K, d)`` (rows = hidden positions ``u``, columns = input coordinates).
@@ -29,20 +35,21 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .device import resolve_device, seeded_normal, seeded_uniform
+from .device import resolve_device, seeded_uniform
 from .models import MaskedMLP
 from .progress import progress
+from .training import _check_masks, fit_masked_network
 from .validation import check_in_range, check_positive_int, check_probability
 
 __all__ = [
     "PAPER_UNVERIFIED",
     "ActiveCoordinates",
     "DenseCoreLaw",
-    "FitResult",
     "KSparseStream",
+    "CriterionDenseCore",
     "active_coordinates",
-    "add_bias_column",
     "connection_probabilities",
+    "criterion_dense_core",
     "dense_core_distribution",
     "dense_core_law",
     "dense_core_mask",
@@ -51,7 +58,6 @@ __all__ = [
     "disconnect_coordinates",
     "disconnection_floor",
     "expected_dense_core",
-    "fit_masked_network",
     "fit_pruned_network",
     "k_sparse_stream",
     "rectangle_graphon",
@@ -298,15 +304,6 @@ def _check_coords(coords, d: int) -> torch.Tensor:
     if min(ints) < 0 or max(ints) >= d:
         raise ValueError(f"coords must lie in 0..d-1 = 0..{d - 1}, got {ints}")
     return torch.tensor(sorted(ints), dtype=torch.long)
-
-
-def _check_masks(masks) -> torch.Tensor:
-    m = torch.as_tensor(masks)
-    if m.dim() == 2:
-        m = m.unsqueeze(0)
-    if m.dim() != 3:
-        raise ValueError(f"masks must have shape (S, n, d) (seed, hidden, input), got {tuple(m.shape)}")
-    return m
 
 
 def dense_core_mask(masks, coords) -> torch.Tensor:
@@ -592,305 +589,6 @@ def k_sparse_stream(
 
 
 # --------------------------------------------------------------------------------------------
-# fitting a masked one-hidden-layer network with fixed masks
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class FitResult:
-    """Result of :func:`fit_masked_network` (all tensors on the CPU, one entry per seed).
-
-    Attributes:
-        train_mse: ``(S,)`` final mean squared error on the training set.
-        test_mse: ``(S,)`` mean squared error on the test set.
-        relative_test_error: ``(S,)`` ``test_mse / Var(y_test)`` (1 = no better than a constant).
-        history: ``{"epoch": [...], "train_mse": (E, S), "test_mse": (E, S)}`` at the logged epochs.
-        model: the trained :class:`~graphon.models.MaskedMLP` (with the bias column when used).
-        train_variance: ``Var(y_train)`` (population variance, averaged over outputs): a float for
-            shared targets, ``(S,)`` for per-seed targets.
-    """
-
-    train_mse: torch.Tensor
-    test_mse: torch.Tensor
-    relative_test_error: torch.Tensor
-    history: dict
-    model: MaskedMLP
-    train_variance: float | torch.Tensor = float("nan")
-
-    @property
-    def relative_train_error(self) -> torch.Tensor:
-        """``(S,)`` ``train_mse / Var(y_train)`` (1 = no better than a constant; NaN if Var = 0)."""
-        var = torch.as_tensor(self.train_variance, dtype=self.train_mse.dtype)
-        return torch.where(var > 0, self.train_mse / var, torch.full_like(self.train_mse, float("nan")))
-
-    @property
-    def relative_train_error_mean(self) -> float:
-        """Seed average of the relative train error (``train_mse_mean / Var(y_train)`` for shared
-        targets)."""
-        if isinstance(self.train_variance, float):
-            var = self.train_variance
-            return self.train_mse_mean / var if var > 0 else float("nan")
-        return float(self.relative_train_error.mean())
-
-    @property
-    def train_mse_mean(self) -> float:
-        """Seed average of ``train_mse``."""
-        return float(self.train_mse.mean())
-
-    @property
-    def test_mse_mean(self) -> float:
-        """Seed average of ``test_mse``."""
-        return float(self.test_mse.mean())
-
-    @property
-    def relative_test_error_mean(self) -> float:
-        """Seed average of ``relative_test_error``."""
-        return float(self.relative_test_error.mean())
-
-
-def add_bias_column(x: torch.Tensor) -> torch.Tensor:
-    """Append a constant-1 input coordinate: ``(..., d) -> (..., d + 1)`` (a bias, as a weight)."""
-    return torch.cat([x, torch.ones_like(x[..., :1])], dim=-1)
-
-
-def _with_bias(model: MaskedMLP, bias_seed: int) -> MaskedMLP:
-    """A copy of a one-hidden-layer ``model`` with one more, never-pruned, input (the bias).
-
-    The data weights and masks are copied (so a net pruned at initialisation trains from its own
-    initial weights); the bias column draws N(0, 1) weights from ``bias_seed`` and its mask is 1.
-    """
-    w0, w1 = model.weights[0].detach(), model.weights[1].detach()
-    S, n, d = w0.shape
-    dev = w0.device
-    new = MaskedMLP(d + 1, [n], d_out=model.d_out, activation=model.activation,
-                    seeds=model.seeds, device=dev, dtype=w0.dtype)
-    bias_w = seeded_normal([bias_seed + s for s in model.seeds], (n, 1), dev, w0.dtype)
-    with torch.no_grad():
-        new.weights[0].copy_(torch.cat([w0, bias_w], dim=-1))
-        new.weights[1].copy_(w1)
-    m0, m1 = model.masks
-    new.set_masks([torch.cat([m0, torch.ones_like(m0[..., :1])], dim=-1), m1])
-    return new
-
-
-def _targets(y: torch.Tensor, d_out: int, n: int | None = None, n_seeds: int | None = None) -> torch.Tensor:
-    """Targets as ``(N, d_out)`` (shared by every seed) or ``(S, N, d_out)`` (one per seed).
-
-    Per-seed targets are recognised (when ``n`` and ``n_seeds`` are given) as a 3-D ``(S, N, d_out)``
-    tensor or, for ``d_out = 1``, a 2-D ``(S, N)`` one that is not ``(N, 1)``.
-    """
-    y = torch.as_tensor(y)
-    if y.dim() == 1:
-        y = y.unsqueeze(-1)
-    if n is not None and n_seeds is not None:
-        if y.dim() == 2 and d_out == 1 and tuple(y.shape) == (n_seeds, n) and tuple(y.shape) != (n, 1):
-            y = y.unsqueeze(-1)
-        if y.dim() == 3:
-            if tuple(y.shape) != (n_seeds, n, d_out):
-                raise ValueError(f"per-seed targets must have shape (S={n_seeds}, N={n}) or "
-                                 f"(S, N, d_out={d_out}), got {tuple(y.shape)}")
-            return y
-    if y.dim() != 2 or y.shape[-1] != d_out:
-        want = f"(N,) or (N, d_out={d_out})"
-        if n_seeds is not None:
-            want += f" or per seed (S={n_seeds}, N)"
-        raise ValueError(f"targets must have shape {want}, got {tuple(y.shape)}")
-    return y
-
-
-def _stream_batch(
-    stream, m: int, seed: int, bias: bool, d_out: int, dev, dtype: torch.dtype = torch.float32
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One fresh mini-batch ``(x, y)`` from ``stream``, on ``dev``, with the bias column when used."""
-    xb, yb = stream(m, seed)
-    xb = torch.as_tensor(xb).to(dev, dtype)
-    yb = _targets(yb, d_out).to(dev, dtype)
-    if xb.dim() != 2 or xb.shape[0] != m or yb.shape[0] != m:
-        raise ValueError(
-            f"stream(m, seed) must return x (m, d) and y (m,), got {tuple(xb.shape)}, {tuple(yb.shape)}"
-        )
-    return (add_bias_column(xb) if bias else xb), yb
-
-
-def fit_masked_network(
-    network,
-    x_train: torch.Tensor,
-    y_train: torch.Tensor,
-    x_test: torch.Tensor,
-    y_test: torch.Tensor,
-    epochs: int = 300,
-    lr: float = 1e-2,
-    batch_size: int | None = None,
-    seed: int = 0,
-    activation: str = "relu",
-    bias: bool = True,
-    log_every: int = 10,
-    device: str | torch.device | None = "auto",
-    desc: str | None = "fit",
-    stream: Callable[[int, int], tuple[torch.Tensor, torch.Tensor]] | None = None,
-    input_lr: float | None = None,
-) -> FitResult:
-    """Train one-hidden-layer masked networks with **fixed** masks (all seeds at once), squared loss.
-
-    The masks are buffers of :class:`~graphon.models.MaskedMLP`, so pruned weights stay out of the
-    function during training. Weights have shape ``(S, out, in)``; the loss is the *sum over seeds* of
-    each seed's mean squared error, so every seed trains exactly as if alone (Adam is elementwise).
-    Inputs and targets are cast to the model's floating dtype (float32 for the tuple form).
-
-    Args:
-        network: either a one-hidden-layer :class:`~graphon.models.MaskedMLP` (e.g. pruned at
-            initialisation by :func:`graphon.pruning.prune`; its weights are trained in place unless
-            ``bias`` adds a column, which trains a copy), or a tuple ``(d, width, masks)`` with first
-            layer masks ``(S, width, d)`` (the readout stays dense); then weights are drawn with
-            seeds ``seed, ..., seed + S - 1``.
-        x_train, y_train: inputs ``(N, d)``, targets ``(N,)`` or ``(N, d_out)`` shared by every seed,
-            or **one target per seed**: ``(S, N)`` (``d_out = 1``) or ``(S, N, d_out)`` (e.g. the
-            label-noise experiment, where each stacked network sees its own corrupted labels).
-        x_test, y_test: the same for the test set (per-seed ``y_test`` gives each seed its own
-            ``Var(y_test)`` in ``relative_test_error``).
-        epochs: passes over the training set (>= 1).
-        lr: Adam learning rate (> 0).
-        batch_size: ``None`` for full batch, else the mini-batch size (shuffled with ``seed``).
-        seed: seed of new weights (tuple form) and of the mini-batch order.
-        activation: for the tuple form, one of :data:`graphon.models.ACTIVATIONS`.
-        bias: append a constant-1 input coordinate that is **never pruned** (the network of
-            :mod:`graphon.models` has no biases; without one a ReLU net is positively homogeneous and
-            cannot be a universal approximator). Its mask column is all ones, so the dense core over
-            the data coordinates is unchanged.
-        log_every: record train/test MSE every this many epochs (and at the last).
-        device: where to train.
-        desc: progress-bar label.
-        stream: ``None`` (the default): train on the fixed sample ``x_train, y_train``. Otherwise
-            a function ``stream(m, seed) -> (x (m, d), y (m,))`` drawing ``m`` **fresh** samples of
-            the task, deterministically from ``seed`` (e.g. a :class:`KSparseStream`): every
-            mini-batch is then a new draw (the online, infinite-data regime: no sample is seen
-            twice, so there is nothing to overfit and the error measured is that of approximation
-            and optimisation). An epoch keeps the same number of steps,
-            ``ceil(len(x_train) / batch_size)``, and ``batch_size`` is required; ``x_train,
-            y_train`` are then only an evaluation sample (independent of the training draws when
-            the stream's seeds differ from the sample's). Batch ``t`` (from 0) of the run uses
-            stream seed ``1_000_003 * (seed + 1) + t``.
-        input_lr: ``None`` (the default): Adam uses ``lr`` for every weight. Otherwise the first
-            layer's Adam learning rate is ``input_lr * sqrt(fan_in)`` (``fan_in = d``, plus 1 with
-            ``bias``), the readout keeps ``lr``. The network divides the pre-activation by
-            ``sqrt(fan_in)`` whatever the mask, and Adam's step is about its learning rate per
-            weight, so with ``lr`` each term ``w_ij x_j / sqrt(fan_in)`` moves ``sqrt(fan_in)`` times
-            more slowly at large ``d``; with ``input_lr`` it moves about ``input_lr`` per step at every
-            ``d`` (Adam in the standard parametrisation). Must be > 0. This book's choice, not the
-            paper's.
-
-    Returns:
-        A :class:`FitResult` with per-seed errors ``(S,)`` on the CPU.
-
-    Raises:
-        ValueError: for ``epochs`` < 1, ``lr`` <= 0, a bad ``batch_size``, shapes that do not match,
-            a network that is not one-hidden-layer, or a bad device.
-    """
-    dev = resolve_device(device)
-    epochs = check_positive_int(epochs, "epochs")
-    lr = check_in_range(lr, "lr", 0.0, math.inf, low_open=True)
-    log_every = check_positive_int(log_every, "log_every")
-    x_train = torch.as_tensor(x_train).to(dev)
-    x_test = torch.as_tensor(x_test).to(dev)
-    if x_train.dim() != 2 or x_test.dim() != 2 or x_train.shape[1] != x_test.shape[1]:
-        raise ValueError(
-            f"x_train and x_test must be (N, d) with the same d, got {tuple(x_train.shape)} and "
-            f"{tuple(x_test.shape)}"
-        )
-    d = x_train.shape[1]
-    if isinstance(network, MaskedMLP):
-        model = network.to(dev)
-        if model.n_layers != 2:
-            raise ValueError(f"network must have one hidden layer, got {model.n_layers - 1}")
-        if model.d != d:
-            raise ValueError(f"network input dimension {model.d} does not match x_train's d = {d}")
-    else:
-        try:
-            d_net, width, masks = network
-        except (TypeError, ValueError):
-            raise ValueError("network must be a MaskedMLP or a tuple (d, width, masks)") from None
-        d_net = check_positive_int(d_net, "d")
-        width = check_positive_int(width, "width")
-        masks = _check_masks(masks).to(dev, torch.float32)
-        if d_net != d or tuple(masks.shape[1:]) != (width, d):
-            raise ValueError(
-                f"masks must have shape (S, width={width}, d={d}) and d must match x_train, got "
-                f"masks {tuple(masks.shape)} and d = {d_net}"
-            )
-        S = masks.shape[0]
-        model = MaskedMLP(d, [width], activation=activation, seeds=[seed + s for s in range(S)], device=dev)
-        model.set_masks([masks, None])
-    dtype = model.weights[0].dtype  # train in the model's own floating dtype
-    x_train, x_test = x_train.to(dtype), x_test.to(dtype)
-    if bias:
-        model = _with_bias(model, bias_seed=7_000_003 + seed)
-        x_train, x_test = add_bias_column(x_train), add_bias_column(x_test)
-    yt = _targets(y_train, model.d_out, x_train.shape[0], model.n_seeds).to(dev, dtype)
-    ye = _targets(y_test, model.d_out, x_test.shape[0], model.n_seeds).to(dev, dtype)
-    if yt.shape[-2] != x_train.shape[0] or ye.shape[-2] != x_test.shape[0]:
-        raise ValueError("x and y must have the same number of samples")
-    N = x_train.shape[0]
-    if stream is not None and batch_size is None:
-        raise ValueError("batch_size must be an integer >= 1 when stream is given (fresh batches)")
-    if batch_size is not None:
-        batch_size = min(check_positive_int(batch_size, "batch_size"), N)
-    steps_per_epoch = 1 if batch_size is None else math.ceil(N / batch_size)
-
-    def mse(x, y):  # per seed, (S,)
-        return (model(x) - y).pow(2).mean(dim=(-2, -1))
-
-    if input_lr is None:
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-    else:
-        input_lr = check_in_range(input_lr, "input_lr", 0.0, math.inf, low_open=True)
-        w_in, *rest = list(model.parameters())
-        opt = torch.optim.Adam([{"params": [w_in], "lr": input_lr * math.sqrt(w_in.shape[-1])},
-                                {"params": rest, "lr": lr}])
-    gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    hist_epoch, hist_train, hist_test = [], [], []
-    step = 0
-    for epoch in progress(range(1, epochs + 1), desc=desc):
-        if stream is not None:
-            batches = [None] * steps_per_epoch
-        elif batch_size is None:
-            batches = [None]
-        else:
-            perm = torch.randperm(N, generator=gen).to(dev)
-            batches = [perm[i:i + batch_size] for i in range(0, N, batch_size)]
-        for b in batches:
-            if stream is not None:
-                xb, yb = _stream_batch(stream, batch_size, 1_000_003 * (int(seed) + 1) + step, bias,
-                                       model.d_out, dev, dtype)
-            else:
-                xb, yb = (x_train, yt) if b is None else (x_train[b], yt[..., b, :])
-            step += 1
-            opt.zero_grad(set_to_none=True)
-            loss = mse(xb, yb).sum()
-            loss.backward()
-            opt.step()
-        if epoch % log_every == 0 or epoch == epochs:
-            with torch.no_grad():
-                hist_epoch.append(epoch)
-                hist_train.append(mse(x_train, yt).cpu())
-                hist_test.append(mse(x_test, ye).cpu())
-    train_mse, test_mse = hist_train[-1], hist_test[-1]
-    if ye.dim() == 2:  # shared targets
-        var = float(ye.var(dim=0, unbiased=False).mean().cpu())
-        rel = test_mse / var if var > 0 else torch.full_like(test_mse, float("nan"))
-    else:  # per-seed targets: each seed's own Var(y_test)
-        var_s = ye.var(dim=-2, unbiased=False).mean(dim=-1).cpu()
-        rel = torch.where(var_s > 0, test_mse / var_s, torch.full_like(test_mse, float("nan")))
-    if yt.dim() == 2:
-        var_train = float(yt.var(dim=0, unbiased=False).mean().cpu())
-    else:
-        var_train = yt.var(dim=-2, unbiased=False).mean(dim=-1).cpu()
-    history = {"epoch": hist_epoch, "train_mse": torch.stack(hist_train), "test_mse": torch.stack(hist_test)}
-    return FitResult(train_mse=train_mse, test_mse=test_mse, relative_test_error=rel,
-                     history=history, model=model, train_variance=var_train)
-
-
-
-# --------------------------------------------------------------------------------------------
 # experiment drivers used by the expressivity chapter
 # --------------------------------------------------------------------------------------------
 
@@ -963,7 +661,7 @@ def dense_core_curve(
 
 def fit_pruned_network(
     split,
-    method: str,
+    method: str | Sequence[str],
     width: int,
     density: float,
     seeds: int | Sequence[int] = 2,
@@ -981,52 +679,278 @@ def fit_pruned_network(
 
     The first layer (hidden x input) is pruned to ``density`` with :func:`graphon.pruning.prune`
     (``layers=[0]``, squared loss on the first ``prune_samples`` training points; the readout stays
-    dense), then trained by :func:`fit_masked_network` from the same initial weights, with an
-    unpruned bias column.
+    dense), then trained by :func:`graphon.training.fit_masked_network` from the same initial
+    weights, with an unpruned bias column. With several criteria (``method`` a list), every
+    criterion prunes the **same** initial networks, and the ``M x S`` masked networks are trained
+    as **one** stacked batch on the seed axis (same mini-batches, same steps; Adam is elementwise and
+    the loss a sum over seeds, so each network trains exactly as if alone, up to float rounding):
+    one training loop instead of ``M``.
 
     Args:
         split: a :class:`graphon.data.Split` with ``active`` set (e.g. :func:`graphon.data.k_sparse_task`).
-        method: a pruning criterion of :data:`graphon.pruning.METHODS`.
+        method: a pruning criterion of :data:`graphon.pruning.METHODS`, or a list of them.
         width: hidden width ``n``.
         density: fraction of first-layer weights kept, in (0, 1].
         seeds, activation: of the :class:`~graphon.models.MaskedMLP`.
-        epochs, lr, batch_size, seed, device: passed to :func:`fit_masked_network`.
+        epochs, lr, batch_size, seed, device: passed to :func:`graphon.training.fit_masked_network`.
         prune_samples: how many training points the data-driven scores see (``None``: all).
         stream: ``None``, or fresh draws of the same task (e.g. ``k_sparse_stream(...)``, whose
             :meth:`KSparseStream.split` then gives ``split``): training sees a new mini-batch at every
-            step (see :func:`fit_masked_network`); pruning still uses the fixed ``split.x_train``.
+            step; pruning still uses the fixed ``split.x_train``.
         input_lr: ``None`` or the first layer's step in pre-activation units, passed to
-            :func:`fit_masked_network`.
+            :func:`graphon.training.fit_masked_network`.
 
     Returns:
-        ``{"core": (S,) dense-core sizes on split.active, "active_density": (S,) kept fraction of the
-        active columns, "density": (S,) kept fraction of the layer, "fit": FitResult}`` (CPU tensors).
+        For one criterion: ``{"core": (S,) dense-core sizes on split.active, "active_density": (S,)
+        kept fraction of the active columns, "density": (S,) kept fraction of the layer, "fit":
+        FitResult}`` (CPU tensors). For a list: ``{method: that dict}``.
 
     Raises:
         ValueError: for a bad method, width, density, or a split without active coordinates.
     """
     from . import pruning
+    from .validation import check_choice, check_seeds
 
     if getattr(split, "active", None) is None:
         raise ValueError("split must carry its active coordinates (split.active), as k_sparse_task does")
+    single = isinstance(method, str)
+    methods = [method] if single else list(method)
+    if not methods:
+        raise ValueError(f"method must be a criterion of {pruning.METHODS} or a non-empty list of them")
+    methods = [check_choice(m, "method", pruning.METHODS) for m in methods]
     width = check_positive_int(width, "width")
+    seed_list = check_seeds(seeds)
+    S = len(seed_list)
     dev = resolve_device(device)
     d = int(split.x_train.shape[1])
-    net = MaskedMLP(d, [width], activation=activation, seeds=seeds, device=dev)
+    net = MaskedMLP(d, [width], activation=activation, seeds=seed_list, device=dev)
     xs, ys = split.x_train.to(dev), split.y_train.to(dev)
     if prune_samples is not None:
         xs, ys = xs[:prune_samples], ys[:prune_samples]
-    pruning.prune(net, method, density, xs, ys, layers=[0], seed=seed)
-    m0 = net.masks[0].detach()
-    active = list(split.active)
-    core = dense_core_size(m0, active).cpu()
-    act_den = m0[..., active].mean(dim=(-2, -1)).cpu()
+    masks = [pruning.prune(net, m, density, xs, ys, layers=[0], seed=seed, apply=False,
+                           keep_scores=False).masks[0].detach() for m in methods]
+    # every criterion's masks on copies of the same initial weights, stacked on the seed axis
+    M = len(methods)
+    stacked = net
+    if M > 1:
+        stacked = MaskedMLP(d, [width], activation=activation, seeds=M * S, device=dev)
+        with torch.no_grad():
+            for w_new, w_old in zip(stacked.weights, net.weights, strict=True):
+                w_new.copy_(w_old.detach().repeat(M, 1, 1))
+        stacked.seeds = seed_list * M  # the bias column of copy (method, s) is drawn from seed s too
+    stacked.set_masks([torch.cat(masks), None])
     fit = fit_masked_network(
-        net, split.x_train, split.y_train, split.x_test, split.y_test, epochs=epochs, lr=lr,
-        batch_size=batch_size, seed=seed, device=dev, desc=f"{method} n={width} d={d}", stream=stream,
-        input_lr=input_lr,
+        stacked, split.x_train, split.y_train, split.x_test, split.y_test, epochs=epochs, lr=lr,
+        batch_size=batch_size, seed=seed, device=dev, desc=f"{'+'.join(methods)} n={width} d={d}",
+        stream=stream, input_lr=input_lr,
     )
-    return {"core": core, "active_density": act_den, "density": m0.mean(dim=(-2, -1)).cpu(), "fit": fit}
+    active = list(split.active)
+    out = {}
+    for i, (m, m0) in enumerate(zip(methods, masks, strict=True)):
+        out[m] = {"core": dense_core_size(m0, active).cpu(),
+                  "active_density": m0[..., active].mean(dim=(-2, -1)).cpu(),
+                  "density": m0.mean(dim=(-2, -1)).cpu(),
+                  "fit": fit.select(slice(i * S, (i + 1) * S))}
+    return out[methods[0]] if single else out
+
+
+@dataclass
+class CriterionDenseCore:
+    """Result of :func:`criterion_dense_core`: dense cores of masks from a real PaI criterion against
+    the dense-core law with ``p`` and ``alpha`` read from the criterion's empirical graphon.
+
+    Every per-width attribute has one entry per width of ``widths``; the graphon is read at each
+    width from the graphon seeds, and the cores are counted on the other seeds.
+
+    Attributes:
+        method, density: the criterion and its density rho.
+        coords: the active coordinates ``J`` (``k`` of them).
+        widths: the widths ``n``.
+        sizes: ``(len(widths), S)`` float64, the dense-core size of each counted seed's mask.
+        graphons: per width, the ``(K, d)`` float32 empirical graphon (rows: blocks of hidden units
+            sorted by their degree on the ``d - k`` inactive coordinates; columns: the input
+            coordinates in order).
+        block_measures: per width, ``(K,)`` the measure (row fraction) of each row block.
+        alpha, p: ``(len(widths),)``: the rectangle read from the graphon: the row blocks with the
+            largest floors ``min_{j in J} W[b, j]``, of total measure ``alpha``, all have floor
+            ``>= p`` on ``J``; chosen to maximise ``alpha p^k``.
+        exact_coefficient: ``(len(widths),)`` ``c = sum_b |b| prod_{j in J} W[b, j]``, so that the
+            mean core under independent edges given the graphon is ``n c``.
+        exact_se: ``(len(widths),)`` bootstrap standard error of ``c`` (over the graphon seeds).
+    """
+
+    method: str
+    density: float
+    coords: list[int]
+    widths: list[int]
+    sizes: torch.Tensor
+    graphons: list[torch.Tensor]
+    block_measures: list[torch.Tensor]
+    alpha: torch.Tensor
+    p: torch.Tensor
+    exact_coefficient: torch.Tensor
+    exact_se: torch.Tensor
+
+    @property
+    def k(self) -> int:
+        """The number of active coordinates."""
+        return len(self.coords)
+
+    @property
+    def n(self) -> torch.Tensor:
+        """The widths as a float64 tensor."""
+        return torch.as_tensor(self.widths, dtype=torch.float64)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        """``(len(widths),)`` mean dense core over the counted seeds."""
+        return self.sizes.mean(dim=1)
+
+    @property
+    def standard_error(self) -> torch.Tensor:
+        """``(len(widths),)`` standard error of :attr:`mean` (sample sd / sqrt(S)); needs S >= 2."""
+        return self.sizes.std(dim=1) / math.sqrt(self.sizes.shape[1])
+
+    @property
+    def law(self) -> torch.Tensor:
+        """``(len(widths),)`` ``alpha n p^k``: the law's lower bound on the mean core."""
+        return self.alpha * self.n * self.p**self.k
+
+    @property
+    def predicted(self) -> torch.Tensor:
+        """``(len(widths),)`` ``n c``: the mean core if edges were independent Bernoulli(``W``)."""
+        return self.exact_coefficient * self.n
+
+    @property
+    def z_exact(self) -> torch.Tensor:
+        """``(mean - n c) / sqrt(se_mean^2 + (n se_c)^2)``, in standard errors, per width."""
+        se = torch.sqrt(self.standard_error**2 + (self.n * self.exact_se) ** 2)
+        return (self.mean - self.predicted) / se.clamp_min(1e-12)
+
+    @property
+    def z_law(self) -> torch.Tensor:
+        """``(mean - alpha n p^k) / se_mean`` per width: >= 0 where the bound holds on average."""
+        return (self.mean - self.law) / self.standard_error.clamp_min(1e-12)
+
+
+def _read_dense_core_law(masks: torch.Tensor, J: torch.Tensor, blocks: int, bootstrap: int,
+                         seed: int) -> tuple[torch.Tensor, torch.Tensor, float, float, float, float]:
+    """Graphon ``(K, d)``, block measures, ``alpha``, ``p``, ``c`` and its bootstrap se from masks
+    ``(S, n, d)`` (see :func:`criterion_dense_core`, steps 1-3)."""
+    from .graphons import block_average
+
+    S, n, d = masks.shape
+    K = min(blocks, n)
+    in_J = torch.zeros(d, dtype=torch.bool)
+    in_J[J] = True
+    m = masks.float()
+    deg = m[..., ~in_J].sum(dim=-1)  # degree on the inactive coordinates: the row position u
+    order = deg.argsort(dim=-1, descending=True, stable=True)
+    per_seed = block_average(torch.gather(m, 1, order.unsqueeze(-1).expand_as(m)), (K, d))
+    W = per_seed.mean(dim=0)
+    measure = torch.bincount(torch.arange(n) * K // n, minlength=K).double() / n
+    WJ = W[:, J].double()  # (K, k)
+    c = float((measure * WJ.prod(dim=-1)).sum())
+    idx = torch.randint(S, (bootstrap, S), generator=torch.Generator().manual_seed(int(seed)))
+    boot = per_seed[:, :, J].double()[idx].mean(dim=1)  # (B, K, k), one batched resample
+    c_se = float((measure * boot.prod(dim=-1)).sum(dim=-1).std())
+    floor = WJ.min(dim=-1).values  # (K,) edge floor of each row block on J
+    order_b = floor.argsort(descending=True, stable=True)
+    alpha_r = measure[order_b].cumsum(0)
+    p_r = floor[order_b]
+    r = int((alpha_r * p_r ** J.numel()).argmax())
+    return W, measure, float(alpha_r[r]), float(p_r[r]), c, c_se
+
+
+def criterion_dense_core(
+    method: str,
+    density: float,
+    split,
+    widths: Sequence[int],
+    seeds: int | Sequence[int],
+    graphon_seeds: Sequence[int],
+    blocks: int = 16,
+    prune_samples: int | None = 512,
+    activation: str = "relu",
+    bootstrap: int = 200,
+    device: str | torch.device | None = "auto",
+) -> CriterionDenseCore:
+    """Dense cores of first-layer masks pruned by a real criterion, and the law read from its graphon.
+
+    For the task ``split`` (a :func:`graphon.data.k_sparse_task` or a stream's split, with active
+    coordinates ``J``), one-hidden-layer networks ``d -> n -> 1`` are pruned at initialisation on
+    their first layer by ``method`` (:func:`graphon.pai_graphons.pai_graphons`, ``prune_layers=[0]``,
+    scores on the first ``prune_samples`` training points, squared loss). At each width ``n``:
+
+    1. **The graphon** is read from the ``graphon_seeds`` networks: each seed's mask ``(n, d)`` has
+       its rows sorted by their degree on the ``d - k`` inactive coordinates (the hidden unit's
+       position ``u``, read without looking at ``J``, so that the sort does not pick rows for their
+       ``J`` entries), is averaged over ``K = min(blocks, n)`` contiguous row blocks (columns stay
+       the coordinates), and the seed mean is ``W`` ``(K, d)``.
+    2. **p and alpha**: each block's edge floor on ``J`` is ``m_b = min_{j in J} W[b, j]``. Taking the
+       blocks in decreasing ``m_b``, the first ``r`` of them have measure ``alpha_r`` and floor
+       ``p_r`` (the ``r``-th largest ``m_b``): ``W >= p_r`` on a rectangle ``A x J`` with
+       ``|A| = alpha_r``. The reported ``(alpha, p)`` maximise ``alpha_r p_r^k``: the largest of the
+       lower bounds ``alpha n p^k`` that the law gives.
+    3. **The exact mean** under the book's model (edges independent Bernoulli(``W``) given the
+       graphon) is ``n c`` with ``c = sum_b |b| prod_{j in J} W[b, j]``; its standard error comes
+       from ``bootstrap`` resamples of the graphon seeds (seeded by ``graphon_seeds[0]``, batched).
+    4. **The cores** are counted (:func:`dense_core_size`) on the masks of the ``seeds`` networks,
+       a seed set disjoint from ``graphon_seeds``.
+
+    Source: the law ``alpha n p^k`` and the independence model are this book's reading of the paper's
+    Lemma 5.6 (``research/paper.md`` Sec. 5, INFERRED); the way ``p`` and ``alpha`` are read from an
+    empirical graphon is this book's choice.
+
+    Returns:
+        A :class:`CriterionDenseCore` (CPU tensors).
+
+    Raises:
+        ValueError: naming the parameter: a split without ``active``; a bad method, density or
+            width; ``blocks`` < 1; ``bootstrap`` < 2; fewer than 2 seeds; seed lists that overlap.
+    """
+    from .pai_graphons import pai_graphons
+    from .validation import check_seeds
+
+    if getattr(split, "active", None) is None:
+        raise ValueError("split must carry its active coordinates (split.active), as k_sparse_task does")
+    widths = [check_positive_int(n, "widths") for n in widths]
+    if not widths:
+        raise ValueError("widths must list at least one width n >= 1, got []")
+    seed_list = check_seeds(seeds)
+    g_seeds = check_seeds(graphon_seeds, "graphon_seeds")
+    if len(seed_list) < 2 or len(g_seeds) < 2:
+        raise ValueError("seeds and graphon_seeds must each hold at least 2 seeds (standard errors)")
+    if set(seed_list) & set(g_seeds):
+        raise ValueError("graphon_seeds must be disjoint from seeds (the graphon is read on other masks)")
+    blocks = check_positive_int(blocks, "blocks")
+    bootstrap = check_positive_int(bootstrap, "bootstrap", minimum=2)
+    dev = resolve_device(device)
+    d = int(split.x_train.shape[1])
+    J = _check_coords(split.active, d)
+    xs, ys = split.x_train, split.y_train
+    if prune_samples is not None:
+        n_s = check_positive_int(prune_samples, "prune_samples")
+        xs, ys = xs[:n_s], ys[:n_s]
+
+    def masks_of(n: int, seed_set: list[int]) -> torch.Tensor:
+        return pai_graphons(method, density, xs, ys, widths=[n], layer=0, prune_layers=[0], blocks=1,
+                            seeds=seed_set, keep_masks=len(seed_set), activation=activation,
+                            device=dev).masks  # (S, n, d) bool, CPU
+
+    sizes, graphons, measures, reads = [], [], [], []
+    for n in widths:
+        W, measure, *read = _read_dense_core_law(masks_of(n, g_seeds), J, blocks, bootstrap, g_seeds[0])
+        graphons.append(W)
+        measures.append(measure)
+        reads.append(read)
+        sizes.append(dense_core_size(masks_of(n, seed_list), J).double())
+    alpha, p, c, c_se = (torch.tensor(v, dtype=torch.float64) for v in zip(*reads, strict=True))
+    return CriterionDenseCore(
+        method=method, density=float(density), coords=J.tolist(), widths=widths,
+        sizes=torch.stack(sizes), graphons=graphons, block_measures=measures, alpha=alpha, p=p,
+        exact_coefficient=c, exact_se=c_se,
+    )
 
 
 def disconnection_floor(target: str, k: int, missing: int = 1) -> float | None:

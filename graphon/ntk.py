@@ -1104,7 +1104,7 @@ def train_per_seed_targets(
     Raises:
         ValueError: shapes that do not match, ``d_out != 1``, ``epochs < 1``, ``lr <= 0``.
     """
-    from .expressivity import fit_masked_network
+    from .training import fit_masked_network
 
     if model.d_out != 1:
         raise ValueError(f"need a model with d_out = 1 (one target per seed), got {model.d_out}")

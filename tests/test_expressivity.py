@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from graphon import expressivity as E
-from graphon.data import k_sparse_task
+from graphon import training as T
+from graphon.data import Split, k_sparse_task
 
 
 def test_dense_core_size_counts_fully_wired_rows():
@@ -133,10 +134,6 @@ def test_disconnection_floor_matches_monte_carlo():
         (lambda: E.dense_core_distribution(10, torch.rand(4, 3), []), "coords"),
         (lambda: E.rectangle_graphon(10, 3, [0, 1, 2, 3], 0.5), "k"),
         (lambda: E.disconnection_floor("sum", 2, 3), "missing"),
-        (lambda: E.fit_masked_network((4, 3, torch.ones(1, 3, 4)), torch.zeros(5, 4), torch.zeros(5),
-                                      torch.zeros(5, 4), torch.zeros(5), epochs=0, device="cpu"), "epochs"),
-        (lambda: E.fit_masked_network((4, 3, torch.ones(1, 3, 5)), torch.zeros(5, 4), torch.zeros(5),
-                                      torch.zeros(5, 4), torch.zeros(5), device="cpu"), "masks"),
     ],
 )
 def test_bad_input_raises_value_error_naming_parameter(call, name):
@@ -148,45 +145,16 @@ def _tiny_task():
     return k_sparse_task(1024, 8, 2, seed=3, target="product", n_test=1024, device="cpu")
 
 
-def test_training_reduces_error_with_full_mask_and_masks_stay_fixed():
-    sp = _tiny_task()
-    S, n = 2, 64
-    full = torch.ones(S, n, 8)
-    res = E.fit_masked_network((8, n, full), sp.x_train, sp.y_train, sp.x_test, sp.y_test,
-                               epochs=150, lr=1e-2, seed=0, device="cpu", desc=None)
-    assert res.test_mse.shape == (S,) and res.relative_test_error.shape == (S,)
-    # well below the error of the best constant (relative error 1)
-    assert float(res.relative_test_error.max()) < 0.3
-    assert res.history["train_mse"][0].mean() > res.history["train_mse"][-1].mean()
-    # a sparse mask: pruned weights stay out of the function (mask buffers are unchanged by training)
-    masks = (torch.rand(S, n, 8, generator=torch.Generator().manual_seed(0)) < 0.5).float()
-    r2 = E.fit_masked_network((8, n, masks), sp.x_train, sp.y_train, sp.x_test, sp.y_test,
-                              epochs=5, seed=0, device="cpu", desc=None)
-    m0 = r2.model.masks[0]
-    assert torch.equal(m0[..., :8], masks) and bool((m0[..., 8] == 1).all())  # bias column unpruned
-
-
 def test_disconnected_coordinate_cannot_beat_the_floor():
     sp = _tiny_task()
     S, n = 2, 64
     masks = E.disconnect_coordinates(torch.ones(S, n, 8), [sp.active[1]])
     assert masks[..., sp.active[1]].sum() == 0
-    res = E.fit_masked_network((8, n, masks), sp.x_train, sp.y_train, sp.x_test, sp.y_test,
+    res = T.fit_masked_network((8, n, masks), sp.x_train, sp.y_train, sp.x_test, sp.y_test,
                                epochs=150, lr=1e-2, seed=0, device="cpu", desc=None)
     floor = E.disconnection_floor("product", 2)
     # E[y | x_rest] = 0: the test error cannot go (much) below Var(y); allow sampling slack
     assert float(res.relative_test_error.min()) > 0.9 * floor
-
-
-def test_minibatch_and_model_input():
-    from graphon.models import MaskedMLP
-
-    sp = _tiny_task()
-    net = MaskedMLP(8, [16], seeds=2, device="cpu")
-    res = E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, epochs=2,
-                               batch_size=128, bias=False, device="cpu", desc=None)
-    assert res.model is net and res.history["epoch"] == [2]
-    assert torch.isfinite(res.test_mse).all()
 
 
 def test_fit_pruned_network_snip_wires_informative_coordinates():
@@ -238,90 +206,6 @@ def test_k_sparse_stream_is_seeded_and_matches_the_task_targets():
             E.k_sparse_stream(**{"d": 6, "k": 2, **bad})
 
 
-def test_online_training_sees_fresh_batches_and_does_not_overfit():
-    # a tiny fixed sample: reused, a dense net overfits it; drawn afresh, train and test errors agree
-    st = E.k_sparse_stream(16, 2, seed=2, target="sum")
-    sp = st.split(64, 2048, device="cpu")
-    net = (16, 64, torch.ones(1, 64, 16))
-    kw = dict(epochs=60, lr=1e-2, batch_size=16, seed=0, device="cpu", desc=None)
-    fixed = E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, **kw)
-    fresh = E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, stream=st, **kw)
-    gap_fixed = fixed.relative_test_error_mean - fixed.train_mse_mean / float(sp.y_train.var())
-    gap_fresh = abs(fresh.relative_test_error_mean - fresh.train_mse_mean / float(sp.y_train.var()))
-    assert gap_fixed > 0.05 and gap_fresh < 0.05
-    assert fresh.relative_test_error_mean < fixed.relative_test_error_mean
-    # the batches really come from the stream: a stream of constant targets drives the fit there
-    calls = []
-
-    def const(m, seed):
-        calls.append(seed)
-        return torch.randn(m, 16, generator=torch.Generator().manual_seed(seed)), torch.full((m,), 3.0)
-
-    E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, stream=const,
-                         **{**kw, "epochs": 2})
-    assert len(calls) == 2 * 4 and len(set(calls)) == len(calls)  # ceil(64 / 16) = 4 steps an epoch
-    with pytest.raises(ValueError, match="batch_size"):
-        E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, stream=st,
-                             **{**kw, "batch_size": None})
-
-
-def test_input_lr_scales_the_first_layer_step_with_fan_in():
-    # one Adam step moves each first-layer weight by about its lr: input_lr * sqrt(d + 1) (bias column)
-    st = E.k_sparse_stream(63, 1, seed=0, target="sum")
-    sp = st.split(256, 16, device="cpu")
-    net = (63, 8, torch.ones(1, 8, 63))
-    kw = dict(epochs=1, lr=1e-3, seed=0, device="cpu", desc=None)
-    r0 = E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, **kw)
-    r1 = E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, input_lr=1e-3, **kw)
-    from graphon.models import MaskedMLP
-
-    init = MaskedMLP(63, [8], seeds=[0], device="cpu").weights[0].detach()
-    step0 = (r0.model.weights[0].detach()[..., :63] - init).abs().median()
-    step1 = (r1.model.weights[0].detach()[..., :63] - init).abs().median()
-    assert float(step0) == pytest.approx(1e-3, rel=0.05)
-    assert float(step1) == pytest.approx(1e-3 * math.sqrt(64), rel=0.05)
-    # the readout keeps lr
-    assert torch.allclose(r0.model.weights[1], r1.model.weights[1], atol=2.1e-3)
-    with pytest.raises(ValueError, match="input_lr"):
-        E.fit_masked_network(net, sp.x_train, sp.y_train, sp.x_test, sp.y_test, input_lr=-1.0, **kw)
-
-
-def test_per_seed_targets_train_each_seed_alone_in_the_model_dtype():
-    """(S, N) targets: seed s trained on its own labels equals a one-seed run on those labels."""
-    from graphon.models import MaskedMLP
-
-    sp = _tiny_task()
-    x, xt = sp.x_train[:64], sp.x_test[:32]
-    ys = torch.stack([sp.y_train[:64], -sp.y_train[:64]])  # (S=2, N)
-    kw = dict(epochs=3, lr=1e-2, bias=False, device="cpu", desc=None)
-    both = MaskedMLP(8, [16], seeds=[5, 6], device="cpu", dtype=torch.float64)
-    res = E.fit_masked_network(both, x, ys, xt, sp.y_test[:32], **kw)
-    assert res.model.weights[0].dtype == torch.float64  # trained in the model's dtype
-    for s, seed in enumerate((5, 6)):
-        one = MaskedMLP(8, [16], seeds=[seed], device="cpu", dtype=torch.float64)
-        r1 = E.fit_masked_network(one, x, ys[s], xt, sp.y_test[:32], **kw)
-        torch.testing.assert_close(res.train_mse[s], r1.train_mse[0])
-        torch.testing.assert_close(both.weights[0][s], one.weights[0][0])
-    # relative errors: per seed, against each seed's own Var(y_train)
-    var = ys.double().var(dim=1, unbiased=False)
-    torch.testing.assert_close(res.relative_train_error, res.train_mse / var)
-    # mini-batches index the sample axis of per-seed targets too
-    mb = E.fit_masked_network(MaskedMLP(8, [16], seeds=2, device="cpu"), x, ys, xt, sp.y_test[:32],
-                              batch_size=16, **kw)
-    assert mb.train_mse.shape == (2,)
-    with pytest.raises(ValueError, match="targets"):
-        E.fit_masked_network(MaskedMLP(8, [16], seeds=3, device="cpu"), x, ys, xt, sp.y_test[:32], **kw)
-
-
-def test_relative_train_error_is_train_mse_over_var():
-    sp = _tiny_task()
-    res = E.fit_masked_network((8, 16, torch.ones(2, 16, 8)), sp.x_train, sp.y_train, sp.x_test,
-                               sp.y_test, epochs=2, device="cpu", desc=None)
-    var = float(sp.y_train.var(unbiased=False))
-    assert res.relative_train_error_mean == res.train_mse_mean / var
-    torch.testing.assert_close(res.relative_train_error, res.train_mse / var)
-
-
 def test_sample_graphon_masks_reads_step_graphons_exactly():
     from graphon.graphons import StepGraphon
 
@@ -348,3 +232,72 @@ def test_sample_graphon_masks_reads_step_graphons_exactly():
 def test_more_bad_inputs(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def _criterion_task():
+    return k_sparse_task(256, 24, 2, seed=11, target="sign_sum", n_test=16, active="random", device="cpu")
+
+
+@pytest.mark.parametrize("method", ["random", "snip"])
+def test_dense_core_of_real_criteria_follows_the_law_read_from_their_graphon(method):
+    # Lemma 5.6 (book's reading) on masks from real criteria: under independent edges given the
+    # graphon the core's mean is n c, c read from the graphon on other networks; z ~ N(0, 1), so
+    # |z| <= 4 fails with probability about 6e-5 per width when the model holds.
+    r = E.criterion_dense_core(method, 0.2, _criterion_task(), [32, 128], seeds=list(range(16)),
+                               graphon_seeds=list(range(100, 116)), blocks=8, prune_samples=256,
+                               bootstrap=100, device="cpu")
+    assert r.sizes.shape == (2, 16) and r.k == 2
+    assert bool((r.z_exact.abs() <= 4).all()), r.z_exact
+    # the law's bound alpha n p^k holds (within 4 standard errors of the measured mean)
+    assert bool((r.z_law >= -4).all()), r.z_law
+    # p and alpha read from the graphon describe a rectangle: the chosen blocks have floor >= p
+    W = r.graphons[-1]
+    floor = W[:, r.coords].min(dim=1).values
+    measure = r.block_measures[-1]
+    assert float(measure[floor >= r.p[-1] - 1e-6].sum()) >= float(r.alpha[-1]) - 1e-9
+    if method == "random":  # constant graphon rho: p close to rho, c close to rho^k
+        assert float(r.exact_coefficient[-1]) == pytest.approx(0.04, abs=4 * float(r.exact_se[-1]) + 1e-3)
+
+
+def test_snip_dense_core_exceeds_random_at_the_same_density():
+    kw = dict(seeds=list(range(8)), graphon_seeds=list(range(100, 108)), blocks=4, prune_samples=256,
+              bootstrap=50, device="cpu")
+    snip = E.criterion_dense_core("snip", 0.2, _criterion_task(), [64], **kw)
+    rnd = E.criterion_dense_core("random", 0.2, _criterion_task(), [64], **kw)
+    se = math.sqrt(float(snip.standard_error[0]) ** 2 + float(rnd.standard_error[0]) ** 2)
+    assert float(snip.mean[0]) > float(rnd.mean[0]) + 4 * se
+    assert float(snip.p[0]) > float(rnd.p[0])
+
+
+def test_criterion_dense_core_rejects_bad_input():
+    sp = _criterion_task()
+    with pytest.raises(ValueError, match="graphon_seeds"):
+        E.criterion_dense_core("random", 0.2, sp, [16], seeds=[0, 1], graphon_seeds=[1, 2], device="cpu")
+    with pytest.raises(ValueError, match="seeds"):
+        E.criterion_dense_core("random", 0.2, sp, [16], seeds=[0], graphon_seeds=[5, 6], device="cpu")
+    with pytest.raises(ValueError, match="bootstrap"):
+        E.criterion_dense_core("random", 0.2, sp, [16], seeds=[0, 1], graphon_seeds=[5, 6], bootstrap=1,
+                               device="cpu")
+    with pytest.raises(ValueError, match="method"):
+        E.criterion_dense_core("lottery", 0.2, sp, [16], seeds=[0, 1], graphon_seeds=[5, 6], device="cpu")
+    no_active = Split(x_train=sp.x_train, y_train=sp.y_train, x_test=sp.x_test, y_test=sp.y_test,
+                      d=24, n_classes=2, name="no active coordinates")
+    with pytest.raises(ValueError, match="active"):
+        E.criterion_dense_core("random", 0.2, no_active, [16], seeds=[0, 1], graphon_seeds=[5, 6],
+                               device="cpu")
+
+
+def test_stacked_criteria_train_as_if_alone():
+    # several criteria trained as one stacked batch give each network the numbers of a separate run
+    st = E.k_sparse_stream(12, 2, seed=5, target="sign_sum")
+    sp = st.split(256, 128, device="cpu")
+    kw = dict(seeds=2, epochs=2, lr=0.03, batch_size=64, device="cpu", stream=st, input_lr=0.03)
+    both = E.fit_pruned_network(sp, ["snip", "random"], 32, 0.3, **kw)
+    for m in ("snip", "random"):
+        alone = E.fit_pruned_network(sp, m, 32, 0.3, **kw)
+        assert torch.equal(both[m]["core"], alone["core"])
+        torch.testing.assert_close(both[m]["fit"].test_mse, alone["fit"].test_mse, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(both[m]["fit"].relative_train_error, alone["fit"].relative_train_error,
+                                   rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="method"):
+        E.fit_pruned_network(sp, [], 32, 0.3, **kw)
