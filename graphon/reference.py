@@ -329,7 +329,7 @@ def format_table(rows: Iterable[Row], ref: Reference | None = None, only_failure
              _fmt(r.tolerance) if r.tolerance is not None else "equal",
              "inf" if math.isinf(r.ratio) else f"{r.ratio:.3g}", r.group) for r in rows]
     widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     out = [line.format(*head), line.format(*("-" * w for w in widths))]
     out += [line.format(*b) for b in body]
     if ref is not None:
@@ -412,10 +412,14 @@ def noise_estimate(ref: Reference, base: Mapping[str, Any], doubled: Mapping[str
         keys = [k for k in ref.values if ref.group_of(k) is g and _is_number(a.get(k))
                 and _is_number(b.get(k))]
         diffs = [float(a[k]) - float(b[k]) for k in keys]
-        rels = [d / abs(float(a[k])) for d, k in zip(diffs, keys) if float(a[k]) != 0]
-        rms = (lambda xs: math.sqrt(2 * sum(x * x for x in xs) / len(xs)) if xs else float("nan"))
-        out.append({"name": g.name, "n": len(keys), "se_abs": rms(diffs), "se_rel": rms(rels)})
+        rels = [d / abs(float(a[k])) for d, k in zip(diffs, keys, strict=True) if float(a[k]) != 0]
+        out.append({"name": g.name, "n": len(keys), "se_abs": _sqrt2_rms(diffs),
+                    "se_rel": _sqrt2_rms(rels)})
     return out
+
+
+def _sqrt2_rms(xs: list[float]) -> float:
+    return math.sqrt(2 * sum(x * x for x in xs) / len(xs)) if xs else float("nan")
 
 
 def read_json(path: str | Path) -> dict:

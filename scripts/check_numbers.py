@@ -143,8 +143,10 @@ class OutputNumbers:
         return cls(values)
 
     def contains(self, tok: Token) -> bool:
-        targets = [tok.value] + ([tok.value / 100.0] if tok.percent else [])
-        for target, half in zip(targets, [tok.half_unit, tok.half_unit / 100.0]):
+        pairs = [(tok.value, tok.half_unit)]
+        if tok.percent:
+            pairs.append((tok.value / 100.0, tok.half_unit / 100.0))
+        for target, half in pairs:
             slack = half * (1 + 1e-9) + 1e-15 * target
             i = bisect.bisect_left(self.values, target - slack)
             if i < len(self.values) and self.values[i] <= target + slack:
