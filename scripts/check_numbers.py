@@ -48,15 +48,15 @@ import yaml
 
 SMALL_INT = 20  # integers 0..SMALL_INT are exempt (see the module docstring)
 KEYWORDS = (
-    r"theorems?|thms?|lemmas?|lem|figures?|figs?|sections?|secs?|§|equations?|eqs?|tables?|tabs?"
+    r"theorems?|thms?|lemmas?|lem|figures?|figs?|sections?|secs?|equations?|eqs?|tables?|tabs?"
     r"|corollary|corollaries|cor|propositions?|props?|definitions?|defs?|assumptions?|appendix|appendices"
     r"|app|chapters?|ch|remarks?|examples?|exercises?|algorithms?|alg|steps?|arxiv|pages?|icml"
     r"|neurips|iclr|colt|aistats|jmlr|version"
 )
 # a keyword, then one or more numbered things: "Figs 1, 3 and 5", "Eq. (3)", "Thm 4.7", "Section 6.1(b)"
 _REF = re.compile(
-    rf"\b(?:{KEYWORDS})\.?\s*~?\(?\d+(?:\.\d+)*[a-z]?\)?"
-    r"(?:\s*(?:,|and|&|or|to|–|—|-)\s*\(?\d+(?:\.\d+)*[a-z]?\)?)*",
+    rf"(?:\b(?:{KEYWORDS})\.?|§)\s*~?\(?\d+(?:\.\d+)*[a-z]?\)?"
+    r"(?:\s*(?:,|and|&|or|to|–|—|-)\s*§?\(?\d+(?:\.\d+)*[a-z]?\)?)*",
     re.I,
 )
 _TEX_SCI = re.compile(r"(\d+(?:\.\d+)?)\s*\\(?:times|cdot)\s*10\^\{?\s*([-−]?\d+)\s*\}?")
@@ -168,6 +168,7 @@ class Passage:
     where: str
     text: str = ""
     math: list[str] = field(default_factory=list)
+    display: str = ""  # text and math in reading order (for the failure's context)
 
 
 _SKIP_TAGS = {"a", "code", "pre", "script", "style", "nav", "header", "footer", "h1", "h2", "h3", "h4",
@@ -248,6 +249,7 @@ class _Extractor(HTMLParser):
         skip, _o, _c, in_math = self._state()
         if skip:
             return
+        self.current.display += data
         if in_math and self.current.math:
             self.current.math[-1] += data
         else:
@@ -309,15 +311,14 @@ def check_page(html: str, outputs: OutputNumbers, page: str, allow: list[Allowed
     """Numbers of one page's prose not found among ``outputs`` (nor allowed for ``page``)."""
     found = []
     for p in page_passages(html, captions_only):
-        flat = " ".join((p.text + " " + " ".join(p.math)).split())
+        flat = " ".join(p.display.split())
         tokens = prose_numbers(p.text) + [t for m in p.math for t in prose_numbers(m, math_mode=True)]
         for tok in tokens:
             if outputs.contains(tok):
                 continue
             if any(a.page == page and a.number == tok.text and a.context in flat for a in allow):
                 continue
-            found.append(Finding(page, p.where, tok.text, _context(p.text + " " + " ".join(p.math),
-                                                                    tok.text)))
+            found.append(Finding(page, p.where, tok.text, _context(p.display, tok.text)))
     return found
 
 
