@@ -324,12 +324,8 @@ def check_page(html: str, outputs: OutputNumbers, page: str, allow: list[Allowed
 
 def notebook_for(build: Path, page: Path) -> Path | None:
     """The executed notebook of an HTML page (``jupyter_execute/<page>.ipynb``), if the build made one."""
-    rel = page.relative_to(build / "html").with_suffix(".ipynb")
-    for root in ("jupyter_execute", ".jupyter_cache/executed"):
-        cand = build / root / rel
-        if cand.is_file():
-            return cand
-    return None
+    cand = build / "jupyter_execute" / page.relative_to(build / "html").with_suffix(".ipynb")
+    return cand if cand.is_file() else None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,6 +73,11 @@ def cmd_check(args) -> int:
             print(f"FAIL {ref.chapter}: {mpath} does not exist (was the chapter built?)")
             failed = True
             continue
+        if not ref.values:
+            print(f"FAIL {ref.chapter}: {path.name} holds groups but no values yet; fill it from a build "
+                  "with `make update-reference`")
+            failed = True
+            continue
         rows = compare(ref, read_json(mpath))
         bad = [r for r in rows if not r.ok]
         worst = max(rows, key=lambda r: r.ratio) if rows else None
