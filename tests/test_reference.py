@@ -186,6 +186,7 @@ def test_committed_reference_fails_on_a_perturbed_metrics_file(path, tmp_path, c
                     "(`make book && make update-reference`)")
     for g in ref.groups:
         assert any(ref.group_of(k) is g for k in ref.values), f"group {g.name} covers no number"
+        assert "NOT MEASURED" not in g.reason, f"group {g.name}: tolerance not measured yet"
     out_dir = tmp_path / "outputs" / ref.chapter
     out_dir.mkdir(parents=True)
     metrics = _unflatten(ref.values)
