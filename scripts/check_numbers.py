@@ -1,6 +1,6 @@
 """Check that every number in a chapter's captions and prose was computed by its notebook.
 
-    python scripts/check_numbers.py _build [--captions-only] [--allow tests/reference/typed_numbers.yaml]
+    python scripts/check_numbers.py _build [--captions-only] [--allow tests/typed_numbers.yaml]
 
 For every page of the built site ``<build>/html/<page>.html`` whose notebook was executed by the build
 (``<build>/jupyter_execute/<page>.ipynb``; pages without one are listed and skipped), every number in a
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("build", type=Path, help="the build folder (holds html/ and jupyter_execute/)")
     parser.add_argument("--captions-only", action="store_true", help="check figure captions only")
     parser.add_argument("--allow", type=Path,
-                        default=Path(__file__).resolve().parents[1] / "tests" / "reference" / "typed_numbers.yaml",
+                        default=Path(__file__).resolve().parents[1] / "tests" / "typed_numbers.yaml",
                         help="allow list of typed numbers (page, number, context, reason)")
     args = parser.parse_args(argv)
     html_dir = args.build / "html"

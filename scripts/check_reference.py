@@ -91,7 +91,7 @@ def cmd_check(args) -> int:
             print()
         failed = failed or bool(bad)
     if failed:
-        print("Reference numbers drifted. If the change is intended, run `make update-reference` "
+        print("Reference check failed. If a drift is intended, run `make update-reference` "
               "(scripts/check_reference.py update) and commit tests/reference/.")
     return 1 if failed else 0
 
