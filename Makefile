@@ -12,7 +12,8 @@ MATHJAX := 3.2.2
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: list help venv test test-slow test-gpu lint book book-fast student run sweep bench check-site browser-test clean paper-bundle
+.PHONY: list help venv test test-slow test-gpu lint book book-fast student run sweep bench check-site browser-test clean \
+	check-reference update-reference check-numbers paper-bundle
 
 help:
 	@echo "make book        build the static site into _build/html (creates .venv if needed)"
@@ -24,6 +25,9 @@ help:
 	@echo "make student     build the student edition (solutions stripped) into student/_build/html"
 	@echo "make bench       time the batched kernels (benchmarks/)"
 	@echo "make paper-bundle  (re)compute the paper-scale convergence results in results/paper (resumable)"
+	@echo "make check-reference   compare the built metrics (_build/outputs) with tests/reference/*.yaml"
+	@echo "make update-reference  after an intended change: store the built metrics as the new reference"
+	@echo "make check-numbers     every number in a built chapter's captions and prose comes from its notebook"
 	@echo "make clean       remove builds and runs"
 
 $(STAMP): pyproject.toml
@@ -68,6 +72,17 @@ book: venv mathjax
 
 check-site: venv
 	$(BIN)/python scripts/check_site.py _build/html
+
+# Reference numbers (tests/reference/<chapter>.yaml, format in graphon/reference.py): `make book` first.
+# update-reference keeps every tolerance and reason; new numbers join with `scripts/check_reference.py add`.
+check-reference: venv
+	$(BIN)/python scripts/check_reference.py check
+
+update-reference: venv
+	$(BIN)/python scripts/check_reference.py update
+
+check-numbers: venv
+	$(BIN)/python scripts/check_numbers.py _build
 
 browser-test: venv
 	bash scripts/ci_browser_setup.sh $(VENV)
