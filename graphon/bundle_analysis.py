@@ -128,12 +128,12 @@ def summary(bundle: Bundle, methods, density: float, activation: str):
         d = fit_diagnostics(bundle, m, density, activation)
         rows[m] = {
             "slope (single seeds)": r.slopes_single.mean(),
-            "sd": r.slopes_single.std(ddof=1) if r.slopes_single.size > 1 else np.nan,
+            "sd (seeds)": r.slopes_single.std(ddof=1) if r.slopes_single.size > 1 else np.nan,
             "slope (seed groups)": r.slopes_grouped.mean(),
-            "sd ": r.slopes_grouped.std(ddof=1) if r.slopes_grouped.size > 1 else np.nan,
+            "sd (groups)": r.slopes_grouped.std(ddof=1) if r.slopes_grouped.size > 1 else np.nan,
             f"distance at n={r.widths[-1]}": r.single_lower[:, -1].mean(),
             "fit residual": d.get("fit_residual", 0.0),
-            "KS rows / floor": d["ks_rows"] / d["ks_noise_floor"] if d else np.nan,
-            "KS cols / floor": d["ks_cols"] / d["ks_noise_floor"] if d else np.nan,
+            "KS rows (x floor)": d["ks_rows"] / d["ks_noise_floor"] if d else np.nan,
+            "KS cols (x floor)": d["ks_cols"] / d["ks_noise_floor"] if d else np.nan,
         }
     return pd.DataFrame(rows).T
