@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from graphon.cli import main
-from graphon.params import ParameterError, parse_chapter, specs_by_name
-from graphon.runner import code_fingerprint, resolve_parameters, run_is_complete
-from graphon.sweep import _local_device, expand_grid, flatten, parse_grid, run_sweep
+from graphon.runs.cli import main
+from graphon.runs.params import ParameterError, parse_chapter, specs_by_name
+from graphon.runs.runner import code_fingerprint, resolve_parameters, run_is_complete
+from graphon.runs.sweep import _local_device, expand_grid, flatten, parse_grid, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_BOOK = Path(__file__).resolve().parent / "fixtures" / "book"
@@ -206,7 +206,7 @@ def test_resume_after_kill_and_interrupt(tmp_path):
             "--runs-dir", str(tmp_path / "runs"), "--device", "cpu"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GRAPHON_FIXTURE_SLEEP": "60",
            "GRAPHON_FIXTURE_SLEEP_FROM": "2"}
-    from graphon.params import params_hash
+    from graphon.runs.params import params_hash
 
     _, _, base = resolve_parameters("toy", {"marker_dir": str(marks)}, device="cpu",
                                     book_dir=FIXTURE_BOOK)
@@ -284,7 +284,7 @@ def test_specs_fixture_has_marker(specs):
 
 def test_summary_figure_picks_metrics(tmp_path):
     """The summary figure draws the chosen metric columns (glob) against the first grid name."""
-    from graphon.sweep import Point, build_rows, summary_figure
+    from graphon.runs.sweep import Point, build_rows, summary_figure
 
     points = []
     for i, (x, mode) in enumerate([(1.0, "square"), (2.0, "square"), (1.0, "cube")]):

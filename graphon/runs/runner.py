@@ -3,11 +3,11 @@
 A *chapter* is any ``<book_dir>/*.md`` with a jupytext header whose first code cell is tagged
 ``parameters`` (see ``CONTRIBUTING.md``). :func:`run_chapter`
 
-1. reads the chapter's parameters cell (:mod:`graphon.params`),
+1. reads the chapter's parameters cell (:mod:`graphon.runs.params`),
 2. resolves the values: cell defaults, then a preset (``<book_dir>/presets/<chapter>-<preset>.yaml``
    or a path to a YAML file), then the ``-p`` overrides, then ``--device``,
 3. validates everything **before** anything is written (a bad value raises
-   :class:`~graphon.params.ParameterError` and leaves no folder behind),
+   :class:`~graphon.runs.params.ParameterError` and leaves no folder behind),
 4. creates ``<runs_dir>/<chapter>/<YYYYmmdd-HHMMSS>-<hash>/`` (or ``out``), converts the chapter with
    jupytext and executes it with papermill (kernel ``python3``, working directory = the book
    folder, ``output_dir`` pointed at the run folder),
@@ -15,7 +15,7 @@ A *chapter* is any ``<book_dir>/*.md`` with a jupytext header whose first code c
    parameters, reusable as ``--preset``), ``run.yaml`` (hash, code fingerprint, the parameters, status,
    timings, how it was called), and whatever the chapter wrote into ``output_dir`` (``metrics.json``, figures as PNG and PDF).
 
-Same parameters give the same hash (:func:`graphon.params.params_hash`) and, since every chapter
+Same parameters give the same hash (:func:`graphon.runs.params.params_hash`) and, since every chapter
 seeds its random draws, the same numbers, as long as the code is the same: ``run.yaml`` records
 :func:`code_fingerprint` (chapter source, ``graphon`` version and sources) to tell. A cell that raises leaves the executed notebook with the
 traceback in the run folder, ``run.yaml`` with ``status: failed`` and ``error.txt``; an interrupt
@@ -74,7 +74,7 @@ class RunResult:
         run_dir: the run folder.
         notebook: the executed notebook (``run_dir/<chapter>.ipynb``).
         parameters: the full resolved parameters (``output_dir`` = ``run_dir``).
-        hash: :func:`~graphon.params.params_hash` of the chapter and parameters.
+        hash: :func:`~graphon.runs.params.params_hash` of the chapter and parameters.
         ok: True when every cell ran.
         error: ``"ExcName: message"`` of the failing cell, else ``None``.
         metrics: the chapter's ``metrics.json`` as a dict (``None`` if it wrote none).
@@ -102,7 +102,7 @@ def default_book_dir() -> Path:
     env = os.environ.get(BOOK_DIR_ENV)
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parents[1] / "book"
+    here = Path(__file__).resolve().parents[2] / "book"
     return here if here.is_dir() else Path("book")
 
 
@@ -310,12 +310,12 @@ def code_fingerprint(chapter_path: str | Path) -> str:
     source file, ``graphon.__version__`` and every ``.py`` file of the ``graphon`` package (names
     and contents). Same fingerprint and same parameter hash: same numbers; a changed chapter or
     package gives a new fingerprint, so a sweep reruns its points instead of reusing them."""
-    from . import __version__
+    from .. import __version__
 
     h = hashlib.sha256()
     h.update(b"chapter\0" + Path(chapter_path).read_bytes() + b"\0")
     h.update(f"graphon {__version__}\0".encode())
-    pkg = Path(__file__).resolve().parent
+    pkg = Path(__file__).resolve().parents[1]  # the whole graphon package
     for src in sorted(pkg.rglob("*.py")):
         h.update(src.relative_to(pkg).as_posix().encode() + b"\0" + src.read_bytes() + b"\0")
     return h.hexdigest()[:16]
@@ -430,7 +430,7 @@ def run_chapter(
                 f"#   python -m graphon run {chapter} --preset {run_dir / 'params.yaml'}\n"
             ),
         )
-        from . import __version__
+        from .. import __version__
 
         meta: dict[str, Any] = {
             "chapter": chapter,

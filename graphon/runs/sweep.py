@@ -7,19 +7,19 @@ other parameters come from the chapter's defaults, a preset and ``-p`` overrides
 Points live in one store per chapter, shared by every sweep; a sweep folder holds only what
 describes that sweep::
 
-    <runs_dir>/<chapter>/points/<point hash>/        one run folder per point (see graphon.runner)
+    <runs_dir>/<chapter>/points/<point hash>/        one run folder per point (see graphon.runs.runner)
     <runs_dir>/<chapter>/sweep-<sweep hash>/         (or --out DIR)
         sweep.yaml                                   the grid, the fixed parameters, the points
         logs/<point hash>.log, .params.yaml          what each point run printed, what it was given
         results.csv | results.parquet                one row per point: parameters + metrics
         summary.png                                  each numeric metric against the first grid parameter
 
-A point's hash is :func:`graphon.params.params_hash` of its full parameter set (``device: auto`` is
+A point's hash is :func:`graphon.runs.params.params_hash` of its full parameter set (``device: auto`` is
 first resolved to the device a local sweep will use), so it names the point whatever sweep asks
 for it: reordering the ``--grid`` options, adding a value or fixing a parameter at its default reuses
 every point already in the store. A point is skipped when its folder holds a successful run
 (``run.yaml`` status ok and ``metrics.json``) made by the same code
-(:func:`graphon.runner.code_fingerprint`: chapter source, ``graphon`` version and sources); a
+(:func:`graphon.runs.runner.code_fingerprint`: chapter source, ``graphon`` version and sources); a
 point made by other code is run again. Rerunning the same command after an interruption (Ctrl-C,
 a killed job, a failed point) runs only what is missing: no point runs twice and none is lost.
 The sweep hash (chapter, fixed parameters, grid and its order) only names the sweep folder.
@@ -265,7 +265,7 @@ def _run_local(todo, chapter, book, jobs, report, sweep_dir: Path) -> None:
     logs = sweep_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    pkg_root = str(Path(__file__).resolve().parents[1])
+    pkg_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     pending = list(todo)
     running: dict[subprocess.Popen, tuple[Point, Any, Path]] = {}
@@ -623,7 +623,7 @@ def run_sweep(
 
 def _local_device() -> str:
     """What ``device: auto`` means on this machine (``cuda`` when torch sees a GPU, else ``cpu``)."""
-    from .device import resolve_device
+    from ..device import resolve_device
 
     return resolve_device("auto").type
 

@@ -126,7 +126,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         description="Rerun the chapters of the graphon-PaI book with new parameters, or sweep a grid.",
         epilog=f"Run '{prog or _prog()} run CHAPTER --help' to see a chapter's parameters.",
     )
-    from . import __version__
+    from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"graphon {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{run,sweep,list}", parser_class=_Parser)
