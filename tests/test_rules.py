@@ -218,3 +218,13 @@ def test_cli_and_notebook_check_the_same_range(chapter, name, declared, checked)
         assert declared.low == checked.low, f"{chapter}: {name}"
     else:
         assert declared == checked, f"{chapter}: {name} declared {declared}, checked {checked}"
+
+
+def test_the_rerun_page_shows_the_declared_predictions():
+    from graphon.runs.rules import cost_table
+
+    text = (BOOK / "rerun.md").read_text()
+    start = text.index("<!-- cost-table")
+    table = text[text.index("\n", start) + 1 : text.index("<!-- end cost-table -->")].strip()
+    assert table == cost_table(BOOK), "regenerate the table: python -c 'from graphon.runs.rules import cost_table; print(cost_table(\"book\"))'"
+    assert table.count("\n") >= 4  # header, rule, three chapters

@@ -47,6 +47,7 @@ __all__ = [
     "CostEstimate",
     "RulesError",
     "check_rules",
+    "cost_table",
     "estimate",
     "free_memory_bytes",
     "gib",
@@ -353,3 +354,32 @@ def human_seconds(t: float) -> str:
         return f"{t / 3600:.1f} h"
     return f"{t / 86400:.1f} days"
 
+
+
+def cost_table(book_dir: str | Path, preset: str = "paper") -> str:
+    """The Markdown table of ``book/rerun.md``: for each chapter with a ``preset``, the measured
+    exponents and what ``run CHAPTER --preset PRESET --dry-run`` predicts (memory, wall time on
+    this CPU and on one GPU)."""
+    from .runner import discover_chapters, list_presets, resolve_parameters
+
+    rows = [
+        "| chapter | n | seeds | time ~ n^a S^b: a, b | fixed part | this CPU | one GPU (estimate) | peak memory |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for chapter in discover_chapters(book_dir):
+        if preset not in list_presets(chapter, book_dir):
+            continue
+        _, specs, values = resolve_parameters(chapter, None, preset, "cpu", book_dir)
+        rules = load_rules(chapter, book_dir, [s.name for s in specs])
+        est = estimate(rules, values)
+        if est.seconds_cpu is None:
+            continue
+        c = rules.cost
+        rows.append(
+            f"| {chapter} | {c['n']} = {est.n:g} | {est.seeds:g} | "
+            f"{float(c['exponent_n']):.2f}, {float(c.get('exponent_seeds', 1)):.2f} | "
+            f"{human_seconds(float(c.get('fixed_s', 0)))} | {human_seconds(est.seconds_cpu)} | "
+            f"{human_seconds(est.seconds_gpu) if est.seconds_gpu is not None else '-'} | "
+            f"{gib(est.memory_bytes) if est.memory_bytes is not None else '-'} |"
+        )
+    return "\n".join(rows)

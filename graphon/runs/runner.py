@@ -6,20 +6,27 @@ A *chapter* is any ``<book_dir>/*.md`` with a jupytext header whose first code c
 1. reads the chapter's parameters cell (:mod:`graphon.runs.params`),
 2. resolves the values: cell defaults, then a preset (``<book_dir>/presets/<chapter>-<preset>.yaml``
    or a path to a YAML file), then the ``-p`` overrides, then ``--device``,
-3. validates everything **before** anything is written (a bad value raises
-   :class:`~graphon.runs.params.ParameterError` and leaves no folder behind),
-4. creates ``<runs_dir>/<chapter>/<YYYYmmdd-HHMMSS>-<hash>/`` (or ``out``), converts the chapter with
-   jupytext and executes it with papermill (kernel ``python3``, working directory = the book
-   folder, ``output_dir`` pointed at the run folder),
+3. checks everything **before** anything is written or the kernel starts: types and ranges, the
+   rules of the chapter's declaration file ``<book_dir>/rules/<chapter>.yaml``
+   (:mod:`graphon.runs.rules`: rules between parameters, list lengths), the device, and the
+   memory the run will need against the free memory (unless ``force``); a problem raises
+   :class:`~graphon.runs.params.ParameterError` and leaves nothing behind,
+4. creates a new ``<runs_dir>/<chapter>/<YYYYmmdd-HHMMSS>-<hash>[-k]/`` with one atomic ``mkdir``
+   (or uses ``out``, which must be new or empty), converts the chapter with jupytext and executes
+   it with papermill (kernel ``python3``, working directory = the book folder, ``output_dir``
+   pointed at the run folder),
 5. keeps there: the executed notebook ``<chapter>.ipynb``, ``params.yaml`` (the full resolved
-   parameters, reusable as ``--preset``), ``run.yaml`` (hash, code fingerprint, the parameters, status,
-   timings, how it was called), and whatever the chapter wrote into ``output_dir`` (``metrics.json``, figures as PNG and PDF).
+   parameters, reusable as ``--preset``), ``run.yaml`` (hash, code fingerprint, the parameters,
+   status, timings, peak memory, how it was called), and whatever the chapter wrote into
+   ``output_dir`` (``metrics.json``, figures as PNG and PDF).
 
-Same parameters give the same hash (:func:`graphon.runs.params.params_hash`) and, since every chapter
-seeds its random draws, the same numbers, as long as the code is the same: ``run.yaml`` records
-:func:`code_fingerprint` (chapter source, ``graphon`` version and sources) to tell. A cell that raises leaves the executed notebook with the
-traceback in the run folder, ``run.yaml`` with ``status: failed`` and ``error.txt``; an interrupt
-(Ctrl-C) removes the half-made folder.
+Same parameters give the same hash (:func:`graphon.runs.params.params_hash`) and, since every
+chapter seeds its random draws, the same numbers, as long as the code is the same: ``run.yaml``
+records :func:`code_fingerprint` (chapter source, ``graphon`` version and sources) to tell. A cell
+that raises, or a kernel that dies (killed by the system, most likely out of memory), leaves the
+executed notebook in the run folder, ``run.yaml`` with ``status: failed`` and ``error.txt``. An
+interrupt (Ctrl-C; SIGTERM and SIGHUP through the command line, :class:`RunInterrupted`) stops the
+kernel and marks ``run.yaml`` ``status: interrupted``; nothing is ever deleted.
 """
 
 from __future__ import annotations

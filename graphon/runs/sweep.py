@@ -8,26 +8,35 @@ Points live in one store per chapter, shared by every sweep; a sweep folder hold
 describes that sweep::
 
     <runs_dir>/<chapter>/points/<point hash>/        one run folder per point (see graphon.runs.runner)
+    <runs_dir>/<chapter>/.point-locks/<hash>.lock    the lock a point's process holds while it runs
     <runs_dir>/<chapter>/sweep-<sweep hash>/         (or --out DIR)
         sweep.yaml                                   the grid, the fixed parameters, the points
         logs/<point hash>.log, .params.yaml          what each point run printed, what it was given
         results.csv | results.parquet                one row per point: parameters + metrics
         summary.png                                  each numeric metric against the first grid parameter
 
-A point's hash is :func:`graphon.runs.params.params_hash` of its full parameter set (``device: auto`` is
-first resolved to the device a local sweep will use), so it names the point whatever sweep asks
-for it: reordering the ``--grid`` options, adding a value or fixing a parameter at its default reuses
-every point already in the store. A point is skipped when its folder holds a successful run
-(``run.yaml`` status ok and ``metrics.json``) made by the same code
+A point's hash is :func:`graphon.runs.params.params_hash` of its full parameter set (``device:
+auto`` is first resolved to the device a local sweep will use), so it names the point whatever
+sweep asks for it: reordering the ``--grid`` options, adding a value or fixing a parameter at its
+default reuses every point already in the store. A point is skipped when its folder holds a
+successful run (``run.yaml`` status ok and ``metrics.json``) made by the same code
 (:func:`graphon.runs.runner.code_fingerprint`: chapter source, ``graphon`` version and sources); a
-point made by other code is run again. Rerunning the same command after an interruption (Ctrl-C,
-a killed job, a failed point) runs only what is missing: no point runs twice and none is lost.
-The sweep hash (chapter, fixed parameters, grid and its order) only names the sweep folder.
+point made by other code is run again. Every point is checked (types, ranges, the chapter's
+declared rules, device, memory) before the first one runs. The sweep hash (chapter, fixed
+parameters, grid and its order) only names the sweep folder; ``out`` must be new, empty, or this
+same sweep's folder.
 
-Points run as local processes (``python -m graphon run ... --out POINT``, at most ``--jobs N`` at
-once; their output goes to ``logs/<point hash>.log``), or as Ray tasks with ``cluster="ray"`` (the
-optional extra ``pip install -e ".[cluster]"``): a local Ray is started when no ``address`` is
-given; on a GPU cluster each point asks for one GPU unless its ``device`` is ``cpu``.
+Each point runs through :mod:`graphon.runs.point`: under a lock per point (so two sweeps that
+share points run each once), into a fresh attempt folder that replaces the point's older result
+only once it has finished. Rerunning the same command after an interruption (Ctrl-C, a killed job,
+a failed point) runs only what is missing: no point runs twice and none is lost.
+
+Points run as local processes (``python -m graphon.runs.point``, at most ``--jobs N`` at once, each
+in its own process group with a parent-death signal, so that ``kill -9`` on the sweep leaves
+nothing running; their output goes to ``logs/<point hash>.log``), or as Ray tasks with
+``cluster="ray"`` (the optional extra ``pip install -e ".[cluster]"``): a local Ray is started when
+no ``address`` is given; on a GPU cluster each point asks for one GPU unless its ``device`` is
+``cpu``.
 """
 
 from __future__ import annotations
