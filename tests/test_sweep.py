@@ -107,7 +107,8 @@ def test_sweep_table_figure_and_resume_after_failure(tmp_path, monkeypatch, caps
     assert sorted(r["x"] for r in runs) == [1.0, 2.0, 3.0]  # each point completed exactly once
 
     (sweep_dir,) = (tmp_path / "toy").glob("sweep-*")
-    assert sorted(p.name for p in (tmp_path / "toy").iterdir()) == ["points", sweep_dir.name]
+    assert sorted(p.name for p in (tmp_path / "toy").iterdir()) == [
+        ".point-locks", "points", sweep_dir.name]  # the locks live beside the store
     assert sorted(p.name for p in sweep_dir.iterdir()) == [
         "logs", "results.csv", "summary.png", "sweep.yaml"]
     table = pd.read_csv(sweep_dir / "results.csv")
@@ -217,34 +218,35 @@ def test_resume_after_kill_and_interrupt(tmp_path):
     points = tmp_path / "runs" / "toy" / "points"
     first, second = points / hashes[0], points / hashes[1]
 
+    def attempts():  # the second point runs in an attempt folder until it has finished
+        return sorted(points.glob(f".{hashes[1]}.attempt-*"))
+
     # 1. hard kill once the first point is done and the second has started
     proc = subprocess.Popen(args, cwd=tmp_path, env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait_for(lambda: run_is_complete(first) and (second / "run.yaml").exists(), proc)
+        assert _wait_for(lambda: run_is_complete(first) and any(
+            (a / "run.yaml").exists() for a in attempts()), proc)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)
-    assert not run_is_complete(second) and len(marker_lines(marks)) == 1
+    assert not second.exists() and len(marker_lines(marks)) == 1
+    (killed,) = attempts()
 
-    # 2. polite stop: exit status 130, the unfinished point folder is removed
-    def restarted() -> bool:  # the stale folder of step 1 was replaced by a new attempt
-        try:
-            return (second / "run.yaml").stat().st_mtime > t2
-        except OSError:
-            return False
-
-    t2 = time.time()
+    # 2. polite stop: exit status 128 + SIGTERM; the new attempt is kept, marked interrupted
     proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    try:
-        assert _wait_for(restarted, proc)
+    try:  # the stale attempt of step 1 was removed and a new one started
+        assert _wait_for(lambda: not killed.exists() and any(
+            (a / "run.yaml").exists() for a in attempts()), proc)
         time.sleep(0.5)
     finally:
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 128 + signal.SIGTERM, err
     assert "rerun the same command to resume" in err
+    (stopped,) = attempts()
+    assert yaml.safe_load((stopped / "run.yaml").read_text())["status"] == "interrupted"
     assert not second.exists() and run_is_complete(first)
 
     # 3. the rerun finishes the sweep
