@@ -103,7 +103,7 @@ def fit(path: str) -> dict:
 
     data = yaml.safe_load(Path(path).read_text())
     chapter, recs = data["chapter"], [r for r in data["records"] if r["exit"] == 0]
-    at2 = sorted((_size(chapter, r["parameters"]), r["cpu_s"]) for r in recs if r["parameters"]["seeds"] == 2)
+    at2 = sorted((_size(chapter, r["parameters"]), r.get("cpu_s") or r["run_s"]) for r in recs if r["parameters"]["seeds"] == 2)
     more = [r for r in recs if r["parameters"]["seeds"] != 2]
     n_ref = _size(chapter, more[0]["parameters"]) if more else at2[len(at2) // 2][0]
     (n1, t1), (n2, t2), (n3, t3) = at2[-3:]
@@ -122,13 +122,13 @@ def fit(path: str) -> dict:
     b = None
     if more:
         r = more[-1]
-        s, tt = r["parameters"]["seeds"], r["cpu_s"]
+        s, tt = r["parameters"]["seeds"], r.get("cpu_s") or r["run_s"]
         base = fixed + scale
         b = float(np.log(max(tt - fixed, 1e-9) / scale) / np.log(s / 2)) if tt > fixed else 0.0
         _ = base
     return {"chapter": chapter, "exponent_n": round(float(a), 2), "exponent_seeds": None if b is None else round(b, 2),
             "fixed_s": round(float(fixed), 1), "scale_s": round(float(scale), 1), "n_ref": n_ref,
-            "records": [(round(_size(chapter, r["parameters"])), r["parameters"]["seeds"], r["cpu_s"], r["wall_s"], r["peak_rss_mb"]) for r in recs]}
+            "records": [(round(_size(chapter, r["parameters"])), r["parameters"]["seeds"], r.get("cpu_s"), r["wall_s"], r["peak_rss_mb"]) for r in recs]}
 
 
 def main() -> int:
