@@ -332,6 +332,9 @@ def _run_local(todo, chapter, book, jobs, report, sweep_dir: Path, store: Path, 
                 params.write_text(yaml.safe_dump(_overrides(p), sort_keys=False))
                 log_path = logs / f"{p.hash}.log"
                 fh = open(log_path, "a")  # noqa: SIM115 - closed when the process ends
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+                fh.write(f"--- {stamp}: point {p.hash} started (earlier attempts above)\n")
+                fh.flush()
                 cmd = [
                     sys.executable, "-m", "graphon.runs.point", chapter, "--params", str(params),
                     "--store", str(store), "--hash", p.hash, "--book-dir", str(book),
