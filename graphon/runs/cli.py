@@ -261,7 +261,7 @@ def _cmd_dry_run(args) -> int:
         c = rules.cost
         print(
             f"wall time on this CPU: about {human_seconds(est.seconds_cpu)} "
-            f"(measured scaling: time ~ n^{float(c['exponent_n']):.2f} x seeds^"
+            f"({c.get('basis', 'measured')} scaling: time ~ n^{float(c['exponent_n']):.2f} x seeds^"
             f"{float(c.get('exponent_seeds', 1)):.2f}, n = {c['n']} = {est.n:g}, seeds = {est.seeds:g};"
             f" fitted on {c.get('measured', {}).get('machine', 'this machine')})"
         )

@@ -170,7 +170,7 @@ class ChapterRules:
 _TOP = {"chapter", "rules", "lists", "memory", "cost", "gpu"}
 _COST_KEYS = {
     "n", "seeds", "linear", "exponent_n", "exponent_seeds", "fixed_s", "scale_s", "ref", "source",
-    "measured", "fit",
+    "measured", "fit", "basis",
 }
 
 
@@ -377,7 +377,8 @@ def cost_table(book_dir: str | Path, preset: str = "paper") -> str:
         c = rules.cost
         rows.append(
             f"| {chapter} | {c['n']} = {est.n:g} | {est.seeds:g} | "
-            f"{float(c['exponent_n']):.2f}, {float(c.get('exponent_seeds', 1)):.2f} | "
+            f"{float(c['exponent_n']):.2f}, {float(c.get('exponent_seeds', 1)):.2f} "
+            f"({c.get('basis', 'measured')}) | "
             f"{human_seconds(float(c.get('fixed_s', 0)))} | {human_seconds(est.seconds_cpu)} | "
             f"{human_seconds(est.seconds_gpu) if est.seconds_gpu is not None else '-'} | "
             f"{gib(est.memory_bytes) if est.memory_bytes is not None else '-'} |"
