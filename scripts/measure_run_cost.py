@@ -123,9 +123,7 @@ def fit(path: str) -> dict:
     if more:
         r = more[-1]
         s, tt = r["parameters"]["seeds"], r.get("cpu_s") or r["run_s"]
-        base = fixed + scale
         b = float(np.log(max(tt - fixed, 1e-9) / scale) / np.log(s / 2)) if tt > fixed else 0.0
-        _ = base
     return {"chapter": chapter, "exponent_n": round(float(a), 2), "exponent_seeds": None if b is None else round(b, 2),
             "fixed_s": round(float(fixed), 1), "scale_s": round(float(scale), 1), "n_ref": n_ref,
             "records": [(round(_size(chapter, r["parameters"])), r["parameters"]["seeds"], r.get("cpu_s"), r["wall_s"], r["peak_rss_mb"]) for r in recs]}
