@@ -6,7 +6,9 @@ masked networks (:mod:`~graphon.models`), pruning-at-initialisation scores
 the Factorised Saliency Model (:mod:`~graphon.saliency_model`), step
 graphons and cut norms (:mod:`~graphon.graphons`), dense cores and active coordinates
 (:mod:`~graphon.expressivity`), the Graphon-NTK (:mod:`~graphon.ntk`), data sets
-(:mod:`~graphon.data`) and plots (:mod:`~graphon.plotting`). Submodules are imported on first use.
+(:mod:`~graphon.data`) and plots (:mod:`~graphon.plotting`). The machinery that reruns the
+chapters (parameters, runner, sweeps, command line) is the subpackage :mod:`~graphon.runs`.
+Submodules are imported on first use.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "cli",
+    "bundle_analysis",
+    "criterion_limit",
     "data",
     "device",
     "expressivity",
@@ -26,13 +29,13 @@ _SUBMODULES = (
     "ntk",
     "outputs",
     "pai_graphons",
-    "params",
+    "paper_bundle",
     "plotting",
     "progress",
     "pruning",
-    "runner",
+    "runs",
     "saliency_model",
-    "sweep",
+    "selection",
     "training",
     "validation",
 )

@@ -1,8 +1,8 @@
-"""``python -m graphon run|sweep|list``: see :mod:`graphon.cli`."""
+"""``python -m graphon run|sweep|list``: the command line lives in :mod:`graphon.runs.cli`."""
 
 import sys
 
-from .cli import main
+from .runs.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,7 +14,9 @@ from collections.abc import Iterable, Sequence
 __all__ = [
     "check_choice",
     "check_density",
+    "check_float_list",
     "check_in_range",
+    "check_int_list",
     "check_positive_int",
     "check_probability",
     "check_seeds",
@@ -70,6 +72,11 @@ def check_positive_int(value: int, name: str, minimum: int = 1) -> int:
     Raises:
         ValueError: e.g. ``width must be an integer >= 1, got 0``.
     """
+    if isinstance(value, str):  # e.g. one character of a list passed as text by papermill -p
+        raise ValueError(
+            f"{name} must be an integer >= {minimum}, got the string {value!r} (a list given as "
+            f"text? papermill -p passes text: use -y '{name}: [16, 32]', or check_int_list)"
+        )
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     v = int(value)
@@ -115,4 +122,60 @@ def check_seeds(seeds: int | Sequence[int], name: str = "seeds") -> list[int]:
         raise ValueError(f"{name} must not be empty")
     if len(set(out)) != len(out):
         raise ValueError(f"{name} must not repeat a seed, got {seeds!r}")
+    return out
+
+
+def _papermill_hint(value, name: str, kind: str) -> str:
+    example = "[16, 32]" if kind == "integers" else "[0.1, 0.2]"
+    return (
+        f"{name} must be a list of {kind}, got the string {value!r} "
+        f"(papermill -p passes text: use -y '{name}: {example}')"
+    )
+
+
+def check_int_list(values: Sequence[int], name: str, minimum: int = 1) -> list[int]:
+    """Return ``values`` as a list of ints, each checked by :func:`check_positive_int`.
+
+    A string (what ``papermill -p widths "[16, 32]"`` passes into a notebook) is refused with a
+    message that says so and shows the ``-y`` form that passes a real list.
+
+    Raises:
+        ValueError: for a string, a non-iterable, an empty list, or an element below ``minimum``.
+    """
+    if isinstance(values, str):
+        raise ValueError(_papermill_hint(values, name, "integers"))
+    try:
+        out = [check_positive_int(v, name, minimum) for v in values]
+    except TypeError:
+        raise ValueError(f"{name} must be a list of integers >= {minimum}, got {values!r}") from None
+    if not out:
+        raise ValueError(f"{name} must not be empty")
+    return out
+
+
+def check_float_list(
+    values: Sequence[float],
+    name: str,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> list[float]:
+    """Return ``values`` as a list of floats, each checked by :func:`check_in_range`.
+
+    Raises:
+        ValueError: for a string (with the papermill ``-y`` hint), a non-iterable, an empty list, or
+        an element outside the interval.
+    """
+    if isinstance(values, str):
+        raise ValueError(_papermill_hint(values, name, "numbers"))
+    try:
+        out = [
+            check_in_range(v, name, low, high, low_open=low_open, high_open=high_open) for v in values
+        ]
+    except TypeError:
+        raise ValueError(f"{name} must be a list of numbers, got {values!r}") from None
+    if not out:
+        raise ValueError(f"{name} must not be empty")
     return out

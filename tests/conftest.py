@@ -18,11 +18,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # tests only: no figures are display
 def execute_chapter(chapter: str, parameters: dict, out_dir: Path) -> dict:
     """Execute ``book/<chapter>.md`` with ``parameters`` on the CPU, writing into ``out_dir``.
 
-    Goes through :func:`graphon.runner.run_chapter`, so the parameters are validated exactly as on the
+    Goes through :func:`graphon.runs.runner.run_chapter`, so the parameters are validated exactly as on the
     command line (a misspelt or out-of-range name fails the test). Returns the chapter's
     ``metrics.json``; fails with the traceback of the first failing cell.
     """
-    from graphon.runner import run_chapter
+    from graphon.runs.runner import run_chapter
 
     result = run_chapter(chapter, parameters, device="cpu", out=out_dir, book_dir=BOOK, overwrite=True)
     assert result.ok, f"{chapter} failed: {result.error} (notebook: {result.notebook})"

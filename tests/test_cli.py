@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from graphon.cli import main
-from graphon.runner import discover_chapters, list_presets, resolve_parameters
+from graphon.runs.cli import main
+from graphon.runs.runner import discover_chapters, list_presets, resolve_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_BOOK = Path(__file__).resolve().parent / "fixtures" / "book"
@@ -71,7 +71,7 @@ def test_run_through_cli(tmp_path):
     meta = yaml.safe_load((run / "run.yaml").read_text())
     assert meta["status"] == "ok" and run.name.endswith(meta["hash"])
     assert meta["parameters"] == params  # run.yaml is self-contained
-    from graphon.runner import code_fingerprint
+    from graphon.runs.runner import code_fingerprint
 
     assert meta["code_fingerprint"] == code_fingerprint(FIXTURE_BOOK / "toy.md")
     metrics = json.loads((run / "metrics.json").read_text())
@@ -87,7 +87,7 @@ def test_run_through_cli(tmp_path):
 
 def test_same_parameters_same_hash():
     """Text from the command line and typed preset values resolve to the same run hash."""
-    from graphon.params import params_hash
+    from graphon.runs.params import params_hash
 
     _, _, a = resolve_parameters("toy", {"n": "6", "seed": "3"}, book_dir=FIXTURE_BOOK)
     _, _, b = resolve_parameters("toy", {"seed": 3, "n": 6.0}, book_dir=FIXTURE_BOOK)

@@ -1,4 +1,4 @@
-"""graphon.params: the parameters-cell grammar, value validation and the run hash."""
+"""graphon.runs.params: the parameters-cell grammar, value validation and the run hash."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from graphon.params import (
+from graphon.runs.params import (
     Choices,
     ParameterError,
     Range,
@@ -316,7 +316,7 @@ def _real(name: str) -> Path:
 def test_real_chapter_parameters(chapter):
     """Each chapter's parameters cell parses, defaults satisfy their constraints (parse_source
     checks that), device/output_dir are there, and every preset names known parameters."""
-    from graphon.runner import discover_chapters, list_presets, load_preset
+    from graphon.runs.runner import discover_chapters, list_presets, load_preset
 
     path = _real(chapter)
     specs = parse_chapter(path)

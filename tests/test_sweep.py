@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from graphon.cli import main
-from graphon.params import ParameterError, parse_chapter, specs_by_name
-from graphon.runner import code_fingerprint, resolve_parameters, run_is_complete
-from graphon.sweep import _local_device, expand_grid, flatten, parse_grid, run_sweep
+from graphon.runs.cli import main
+from graphon.runs.params import ParameterError, parse_chapter, specs_by_name
+from graphon.runs.runner import code_fingerprint, resolve_parameters, run_is_complete
+from graphon.runs.sweep import _local_device, expand_grid, flatten, parse_grid, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_BOOK = Path(__file__).resolve().parent / "fixtures" / "book"
@@ -107,7 +107,8 @@ def test_sweep_table_figure_and_resume_after_failure(tmp_path, monkeypatch, caps
     assert sorted(r["x"] for r in runs) == [1.0, 2.0, 3.0]  # each point completed exactly once
 
     (sweep_dir,) = (tmp_path / "toy").glob("sweep-*")
-    assert sorted(p.name for p in (tmp_path / "toy").iterdir()) == ["points", sweep_dir.name]
+    assert sorted(p.name for p in (tmp_path / "toy").iterdir()) == [
+        ".point-locks", "points", sweep_dir.name]  # the locks live beside the store
     assert sorted(p.name for p in sweep_dir.iterdir()) == [
         "logs", "results.csv", "summary.png", "sweep.yaml"]
     table = pd.read_csv(sweep_dir / "results.csv")
@@ -206,7 +207,7 @@ def test_resume_after_kill_and_interrupt(tmp_path):
             "--runs-dir", str(tmp_path / "runs"), "--device", "cpu"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GRAPHON_FIXTURE_SLEEP": "60",
            "GRAPHON_FIXTURE_SLEEP_FROM": "2"}
-    from graphon.params import params_hash
+    from graphon.runs.params import params_hash
 
     _, _, base = resolve_parameters("toy", {"marker_dir": str(marks)}, device="cpu",
                                     book_dir=FIXTURE_BOOK)
@@ -217,34 +218,35 @@ def test_resume_after_kill_and_interrupt(tmp_path):
     points = tmp_path / "runs" / "toy" / "points"
     first, second = points / hashes[0], points / hashes[1]
 
+    def attempts():  # the second point runs in an attempt folder until it has finished
+        return sorted(points.glob(f".{hashes[1]}.attempt-*"))
+
     # 1. hard kill once the first point is done and the second has started
     proc = subprocess.Popen(args, cwd=tmp_path, env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait_for(lambda: run_is_complete(first) and (second / "run.yaml").exists(), proc)
+        assert _wait_for(lambda: run_is_complete(first) and any(
+            (a / "run.yaml").exists() for a in attempts()), proc)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)
-    assert not run_is_complete(second) and len(marker_lines(marks)) == 1
+    assert not second.exists() and len(marker_lines(marks)) == 1
+    (killed,) = attempts()
 
-    # 2. polite stop: exit status 130, the unfinished point folder is removed
-    def restarted() -> bool:  # the stale folder of step 1 was replaced by a new attempt
-        try:
-            return (second / "run.yaml").stat().st_mtime > t2
-        except OSError:
-            return False
-
-    t2 = time.time()
+    # 2. polite stop: exit status 128 + SIGTERM; the new attempt is kept, marked interrupted
     proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    try:
-        assert _wait_for(restarted, proc)
+    try:  # the stale attempt of step 1 was removed and a new one started
+        assert _wait_for(lambda: not killed.exists() and any(
+            (a / "run.yaml").exists() for a in attempts()), proc)
         time.sleep(0.5)
     finally:
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 128 + signal.SIGTERM, err
     assert "rerun the same command to resume" in err
+    (stopped,) = attempts()
+    assert yaml.safe_load((stopped / "run.yaml").read_text())["status"] == "interrupted"
     assert not second.exists() and run_is_complete(first)
 
     # 3. the rerun finishes the sweep
@@ -284,7 +286,7 @@ def test_specs_fixture_has_marker(specs):
 
 def test_summary_figure_picks_metrics(tmp_path):
     """The summary figure draws the chosen metric columns (glob) against the first grid name."""
-    from graphon.sweep import Point, build_rows, summary_figure
+    from graphon.runs.sweep import Point, build_rows, summary_figure
 
     points = []
     for i, (x, mode) in enumerate([(1.0, "square"), (2.0, "square"), (1.0, "cube")]):

@@ -3,29 +3,37 @@
 A *chapter* is any ``<book_dir>/*.md`` with a jupytext header whose first code cell is tagged
 ``parameters`` (see ``CONTRIBUTING.md``). :func:`run_chapter`
 
-1. reads the chapter's parameters cell (:mod:`graphon.params`),
+1. reads the chapter's parameters cell (:mod:`graphon.runs.params`),
 2. resolves the values: cell defaults, then a preset (``<book_dir>/presets/<chapter>-<preset>.yaml``
    or a path to a YAML file), then the ``-p`` overrides, then ``--device``,
-3. validates everything **before** anything is written (a bad value raises
-   :class:`~graphon.params.ParameterError` and leaves no folder behind),
-4. creates ``<runs_dir>/<chapter>/<YYYYmmdd-HHMMSS>-<hash>/`` (or ``out``), converts the chapter with
-   jupytext and executes it with papermill (kernel ``python3``, working directory = the book
-   folder, ``output_dir`` pointed at the run folder),
+3. checks everything **before** anything is written or the kernel starts: types and ranges, the
+   rules of the chapter's declaration file ``<book_dir>/rules/<chapter>.yaml``
+   (:mod:`graphon.runs.rules`: rules between parameters, list lengths), the device, and the
+   memory the run will need against the free memory (unless ``force``); a problem raises
+   :class:`~graphon.runs.params.ParameterError` and leaves nothing behind,
+4. creates a new ``<runs_dir>/<chapter>/<YYYYmmdd-HHMMSS>-<hash>[-k]/`` with one atomic ``mkdir``
+   (or uses ``out``, which must be new or empty), converts the chapter with jupytext and executes
+   it with papermill (kernel ``python3``, working directory = the book folder, ``output_dir``
+   pointed at the run folder),
 5. keeps there: the executed notebook ``<chapter>.ipynb``, ``params.yaml`` (the full resolved
-   parameters, reusable as ``--preset``), ``run.yaml`` (hash, code fingerprint, the parameters, status,
-   timings, how it was called), and whatever the chapter wrote into ``output_dir`` (``metrics.json``, figures as PNG and PDF).
+   parameters, reusable as ``--preset``), ``run.yaml`` (hash, code fingerprint, the parameters,
+   status, timings, peak memory, how it was called), and whatever the chapter wrote into
+   ``output_dir`` (``metrics.json``, figures as PNG and PDF).
 
-Same parameters give the same hash (:func:`graphon.params.params_hash`) and, since every chapter
-seeds its random draws, the same numbers, as long as the code is the same: ``run.yaml`` records
-:func:`code_fingerprint` (chapter source, ``graphon`` version and sources) to tell. A cell that raises leaves the executed notebook with the
-traceback in the run folder, ``run.yaml`` with ``status: failed`` and ``error.txt``; an interrupt
-(Ctrl-C) removes the half-made folder.
+Same parameters give the same hash (:func:`graphon.runs.params.params_hash`) and, since every
+chapter seeds its random draws, the same numbers, as long as the code is the same: ``run.yaml``
+records :func:`code_fingerprint` (chapter source, ``graphon`` version and sources) to tell. A cell
+that raises, or a kernel that dies (killed by the system, most likely out of memory), leaves the
+executed notebook in the run folder, ``run.yaml`` with ``status: failed`` and ``error.txt``. An
+interrupt (Ctrl-C; SIGTERM and SIGHUP through the command line, :class:`RunInterrupted`) stops the
+kernel and marks ``run.yaml`` ``status: interrupted``; nothing is ever deleted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import platform
 import re
@@ -44,7 +52,13 @@ import yaml
 from .params import ParameterError, ParameterSpec, params_hash, parse_chapter, validate
 
 __all__ = [
+    "RunInterrupted",
     "RunResult",
+    "check_device",
+    "check_memory",
+    "check_parameters",
+    "make_run_dir",
+    "plan_run",
     "code_fingerprint",
     "default_book_dir",
     "default_runs_dir",
@@ -74,7 +88,7 @@ class RunResult:
         run_dir: the run folder.
         notebook: the executed notebook (``run_dir/<chapter>.ipynb``).
         parameters: the full resolved parameters (``output_dir`` = ``run_dir``).
-        hash: :func:`~graphon.params.params_hash` of the chapter and parameters.
+        hash: :func:`~graphon.runs.params.params_hash` of the chapter and parameters.
         ok: True when every cell ran.
         error: ``"ExcName: message"`` of the failing cell, else ``None``.
         metrics: the chapter's ``metrics.json`` as a dict (``None`` if it wrote none).
@@ -102,7 +116,7 @@ def default_book_dir() -> Path:
     env = os.environ.get(BOOK_DIR_ENV)
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parents[1] / "book"
+    here = Path(__file__).resolve().parents[2] / "book"
     return here if here.is_dir() else Path("book")
 
 
@@ -251,53 +265,232 @@ def resolve_parameters(
     return path, specs, values
 
 
+# --------------------------------------------------------------------------- checks before a run
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by a signal (SIGTERM from a batch system, SIGHUP from a closed terminal)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        import signal
+
+        return signal.Signals(self.signum).name
+
+
+def chapter_rules(chapter: str, book_dir: str | Path, specs: list[ParameterSpec]):
+    """The chapter's declarations (:func:`graphon.runs.rules.load_rules`); a broken declaration
+    file is a :class:`ParameterError` (exit status 2), naming the file and the problem."""
+    from .rules import RulesError, load_rules
+
+    try:
+        return load_rules(chapter, book_dir, [s.name for s in specs])
+    except RulesError as exc:
+        raise ParameterError(str(exc)) from None
+
+
+def check_device(values: Mapping[str, Any]) -> None:
+    """Refuse ``device: cuda`` (or ``cuda:K``) where torch sees no such GPU.
+
+    Raises:
+        ParameterError: naming the parameter and what to use instead.
+    """
+    dev = values.get("device")
+    if not isinstance(dev, str) or not dev.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ParameterError(
+            f"parameter 'device' = {dev!r}, but torch sees no GPU on this machine "
+            "(torch.cuda.is_available() is False); use --device cpu or --device auto"
+        )
+    index = dev.partition(":")[2]
+    if index and int(index) >= torch.cuda.device_count():
+        raise ParameterError(
+            f"parameter 'device' = {dev!r}: this machine has GPUs cuda:0..cuda:{torch.cuda.device_count() - 1}"
+        )
+
+
+def _run_device(values: Mapping[str, Any]) -> str:
+    dev = str(values.get("device", "cpu"))
+    if dev == "auto":
+        try:
+            import torch
+
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        except ImportError:  # pragma: no cover
+            return "cpu"
+    return dev
+
+
+def check_memory(rules, values: Mapping[str, Any], *, force: bool = False) -> float | None:
+    """Refuse a run whose estimated peak memory (the chapter's ``memory`` model) exceeds the free
+    memory of the machine (or of the GPU when it runs on one), unless ``force``.
+
+    Returns:
+        the estimate in bytes (``None`` when the chapter declares no model).
+
+    Raises:
+        ParameterError: saying how much it needs, how much is free and which parameters to lower.
+    """
+    from .rules import estimate, free_memory_bytes, gib
+
+    need = estimate(rules, values).memory_bytes
+    if need is None or force:
+        return need
+    device = _run_device(values)
+    free = free_memory_bytes(device)
+    if free is not None and need > free:
+        lower = " or ".join(rules.memory_lower) or "the sizes"
+        where = "GPU memory" if device.startswith("cuda") else "memory"
+        raise ParameterError(
+            f"this run needs about {gib(need)} of {where} and {gib(free)} is free: lower {lower} "
+            f"(or add --force to try anyway); the estimate is {rules.memory.text} bytes"
+        )
+    return need
+
+
+def check_parameters(
+    chapter: str, book_dir: str | Path, specs: list[ParameterSpec], values: Mapping[str, Any],
+    *, force: bool = False,
+):
+    """Everything checked before a run starts, on a full parameter set: the chapter's declared
+    rules, the device, the memory estimate. Returns the chapter's rules.
+
+    Raises:
+        ParameterError: one line naming the parameter.
+    """
+    from .rules import check_rules
+
+    rules = chapter_rules(chapter, book_dir, specs)
+    check_rules(rules, values)
+    check_device(values)
+    check_memory(rules, values, force=force)
+    return rules
+
+
 # --------------------------------------------------------------------------- running
 
 
-def _new_run_dir(runs_dir: Path, chapter: str, digest: str) -> Path:
+def make_run_dir(runs_dir: str | Path, chapter: str, digest: str) -> Path:
+    """Create a new, unique run folder ``<runs_dir>/<chapter>/<YYYYmmdd-HHMMSS>-<hash>[-k]/``.
+
+    The folder is made with one ``mkdir`` (atomic): two runs started at the same second by any
+    number of processes each get their own folder (the second one gets ``-2``, and so on).
+
+    Raises:
+        ParameterError: when the folder cannot be created (an unwritable or invalid ``runs_dir``).
+    """
+    parent = Path(runs_dir) / chapter
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = runs_dir / chapter / f"{stamp}-{digest}"
-    path, k = base, 1
-    while path.exists():
-        k += 1
-        path = base.with_name(f"{base.name}-{k}")
-    return path
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        for k in itertools.count(1):
+            path = parent / (f"{stamp}-{digest}" if k == 1 else f"{stamp}-{digest}-{k}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return path
+    except OSError as exc:
+        raise ParameterError(
+            f"--runs-dir {str(runs_dir)!r}: cannot create a run folder there ({exc.strerror or exc})"
+        ) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _claim_out_dir(out: Path, overwrite: bool) -> bool:
+    """Make ``out`` ready for a run; return True when this call created it.
+
+    Raises:
+        ParameterError: ``out`` is a file, holds files (unless ``overwrite``) or cannot be created.
+    """
+    try:
+        try:
+            out.mkdir(parents=True)
+            return True
+        except FileExistsError:
+            pass
+        if not out.is_dir():
+            raise ParameterError(f"--out {str(out)!r} exists and is not a folder")
+        if any(out.iterdir()):
+            if not overwrite:
+                raise ParameterError(f"--out {str(out)!r} already holds files; choose a new folder")
+            shutil.rmtree(out)
+            out.mkdir()
+            return True
+        probe = out / ".graphon-write-test"
+        probe.touch()
+        probe.unlink()
+        return False
+    except ParameterError:
+        raise
+    except OSError as exc:
+        raise ParameterError(
+            f"--out {str(out)!r}: cannot write there ({exc.strerror or exc})"
+        ) from None
 
 
 @contextlib.contextmanager
 def _kernel_env():
-    """Let the kernel draw figures inline: a non-interactive MPLBACKEND must not reach it."""
+    """Let the kernel draw figures inline: a non-interactive MPLBACKEND must not reach it; and keep
+    nbclient's own log line about a dead kernel out of the output (the runner says it better)."""
+    import logging
+
     saved = os.environ.pop("MPLBACKEND", None)
+    logger = logging.getLogger("papermill")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
+        logger.setLevel(level)
         if saved is not None:
             os.environ["MPLBACKEND"] = saved
 
 
-def _stop_kernel(km, graceful: bool) -> None:
-    """Shut the kernel down (politely after a normal end; by killing it after an interrupt, when
-    the event loop that talks to it was abandoned)."""
-    try:
-        if not km.has_kernel:
-            return
-    except Exception:  # pragma: no cover - a half-started manager
-        return
-    if graceful:
-        try:
-            km.shutdown_kernel(now=True)
-            return
-        except Exception:  # pragma: no cover - fall through to killing it
-            pass
+def _stop_kernel(km) -> int | None:
+    """Stop the kernel process at once (after the last cell it has nothing left to do; after an
+    interrupt its event loop was abandoned) and return its exit status (``-9``: killed)."""
     proc = getattr(getattr(km, "provisioner", None), "process", None)
+    code = None
     if proc is not None:
         with contextlib.suppress(Exception):
-            proc.kill()
+            if proc.poll() is None:
+                proc.kill()
             proc.wait(timeout=10)
+        code = proc.returncode
     with contextlib.suppress(Exception):
         km.cleanup_connection_file()
     with contextlib.suppress(Exception):
         km.provisioner = None
+    return code
+
+
+def _dead_kernel_message(code: int | None, rules, values: Mapping[str, Any]) -> str:
+    import signal
+
+    from .rules import estimate, gib
+
+    how = "it exited"
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            how = f"it was killed by {signal.Signals(-code).name}"
+    elif code is not None:
+        how = f"it exited with status {code}"
+    est = estimate(rules, values).memory_bytes if rules is not None else None
+    sizes = ", ".join(f"{n} = {values[n]}" for n in (rules.memory_lower if rules else ()) if n in values)
+    size_txt = f"; the size is set by {sizes}" if sizes else ""
+    est_txt = f" (estimated need {gib(est)})" if est is not None else ""
+    return (
+        f"DeadKernelError: the kernel died while running a cell ({how}): most likely out of "
+        f"memory{est_txt}{size_txt}; lower them, or use a machine with more memory"
+    )
 
 
 def _write_yaml(path: Path, data: Any, header: str = "") -> None:
@@ -310,12 +503,12 @@ def code_fingerprint(chapter_path: str | Path) -> str:
     source file, ``graphon.__version__`` and every ``.py`` file of the ``graphon`` package (names
     and contents). Same fingerprint and same parameter hash: same numbers; a changed chapter or
     package gives a new fingerprint, so a sweep reruns its points instead of reusing them."""
-    from . import __version__
+    from .. import __version__
 
     h = hashlib.sha256()
     h.update(b"chapter\0" + Path(chapter_path).read_bytes() + b"\0")
     h.update(f"graphon {__version__}\0".encode())
-    pkg = Path(__file__).resolve().parent
+    pkg = Path(__file__).resolve().parents[1]  # the whole graphon package
     for src in sorted(pkg.rglob("*.py")):
         h.update(src.relative_to(pkg).as_posix().encode() + b"\0" + src.read_bytes() + b"\0")
     return h.hexdigest()[:16]
@@ -367,6 +560,7 @@ def run_chapter(
     runs_dir: str | Path | None = None,
     *,
     overwrite: bool = False,
+    force: bool = False,
     progress: bool = False,
     log=None,
 ) -> RunResult:
@@ -377,51 +571,72 @@ def run_chapter(
         overrides: name -> value (strings as typed on the command line, or typed values).
         preset: preset name (``book_dir/presets/<chapter>-<preset>.yaml``) or YAML path.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``; sets the chapter's ``device`` parameter.
-        out: the run folder; default ``runs_dir/<chapter>/<YYYYmmdd-HHMMSS>-<hash>/``. It must not
-            exist or be empty, unless ``overwrite`` (then an existing folder is replaced).
+        out: the run folder; default a new ``runs_dir/<chapter>/<YYYYmmdd-HHMMSS>-<hash>/``. It must
+            not exist or be empty, unless ``overwrite`` (then an existing folder is replaced).
         book_dir: folder of the chapters (default :func:`default_book_dir`); the kernel runs there.
         runs_dir: root of run folders (default :func:`default_runs_dir`).
+        force: run even when the chapter's memory estimate exceeds the free memory.
         progress: show papermill's cell progress bar.
         log: optional callable receiving one-line progress messages.
 
     Returns:
-        :class:`RunResult`; ``ok`` is False when a cell raised (the notebook with the traceback is
-        ``result.notebook``).
+        :class:`RunResult`; ``ok`` is False when a cell raised or the kernel died (the notebook, up
+        to the failing cell, is ``result.notebook``; ``run.yaml`` says ``status: failed``).
 
     Raises:
-        ParameterError: before anything is written, for any bad chapter, preset or value.
+        ParameterError: before anything is written, for any bad chapter, preset or value, a broken
+            rule of the chapter's declaration file, ``cuda`` without a GPU, a run that does not fit
+            in memory (unless ``force``), or an ``out``/``runs_dir`` that cannot be written.
+        KeyboardInterrupt: (or :class:`RunInterrupted`) after stopping the kernel and marking
+            ``run.yaml`` ``status: interrupted``; nothing is deleted.
     """
     book = Path(book_dir) if book_dir is not None else default_book_dir()
     runs = Path(runs_dir) if runs_dir is not None else default_runs_dir()
-    path, _specs, values = resolve_parameters(chapter, overrides, preset, device, book)
+    path, specs, values = resolve_parameters(chapter, overrides, preset, device, book)
+    rules = check_parameters(chapter, book, specs, values, force=force)
     digest = params_hash(chapter, values)
-
-    if out is not None:
-        run_dir = Path(out)
-        if run_dir.exists() and not run_dir.is_dir():
-            raise ParameterError(f"--out {str(run_dir)!r} exists and is not a folder")
-        if run_dir.is_dir() and any(run_dir.iterdir()):
-            if not overwrite:
-                raise ParameterError(
-                    f"--out {str(run_dir)!r} already holds files; choose a new folder"
-                )
-            shutil.rmtree(run_dir)
-    else:
-        run_dir = _new_run_dir(runs, chapter, digest)
-    run_dir = run_dir.resolve()
-    values = {**values, "output_dir": str(run_dir)}
-    notebook = run_dir / f"{chapter}.ipynb"
 
     import jupytext
     import papermill as pm
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     nb = jupytext.read(path)  # read before creating the folder: a broken file writes nothing
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if out is not None:
+        run_dir = Path(out)
+        created = _claim_out_dir(run_dir, overwrite)
+    else:
+        run_dir = make_run_dir(runs, chapter, digest)
+        created = True
+    run_dir = run_dir.resolve()
+    values = {**values, "output_dir": str(run_dir)}
+    notebook = run_dir / f"{chapter}.ipynb"
+    public = {k: v for k, v in values.items() if k != "output_dir"}
+    from .. import __version__
+
+    meta: dict[str, Any] = {
+        "chapter": chapter,
+        "hash": digest,
+        "status": "running",
+        "pid": os.getpid(),
+        "code_fingerprint": code_fingerprint(path),
+        "graphon_version": __version__,
+        "preset": None if preset is None else str(preset),
+        "overrides": {k: v for k, v in (overrides or {}).items()},
+        "device": device,
+        "parameters": public,
+        "chapter_file": str(path.resolve()),
+        "notebook": notebook.name,
+        "folder_created_by_run": created,
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "command": _command_line(),
+    }
     km = None
+    t0 = time.perf_counter()
     try:
-        public = {k: v for k, v in values.items() if k != "output_dir"}
         _write_yaml(
             run_dir / "params.yaml",
             public,
@@ -430,32 +645,14 @@ def run_chapter(
                 f"#   python -m graphon run {chapter} --preset {run_dir / 'params.yaml'}\n"
             ),
         )
-        from . import __version__
-
-        meta: dict[str, Any] = {
-            "chapter": chapter,
-            "hash": digest,
-            "status": "running",
-            "code_fingerprint": code_fingerprint(path),
-            "graphon_version": __version__,
-            "preset": None if preset is None else str(preset),
-            "overrides": {k: v for k, v in (overrides or {}).items()},
-            "device": device,
-            "parameters": public,
-            "chapter_file": str(path.resolve()),
-            "notebook": notebook.name,
-            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "python": platform.python_version(),
-            "host": platform.node(),
-            "command": _command_line(),
-        }
         _write_yaml(run_dir / "run.yaml", meta)
         if log:
             log(f"running {chapter} (hash {digest}) in {run_dir}")
 
-        t0 = time.perf_counter()
         ok, error = True, None
-        km = KernelManager(kernel_name=KERNEL)  # ours, so that an interrupt can stop the kernel
+        # ours, so that an interrupt can stop the kernel; the async manager, so that nbclient
+        # notices a dead kernel (with the blocking one it waits for ever)
+        km = AsyncKernelManager(kernel_name=KERNEL)
         try:
             with _kernel_env():
                 pm.execute_notebook(
@@ -479,13 +676,34 @@ def run_chapter(
                 f"{error}\n\nraised in {cell} of {notebook.name}; the traceback is in that notebook.\n"
                 + "".join(f"{_ANSI.sub('', line)}\n" for line in (exc.traceback or []))
             )
-        _stop_kernel(km, graceful=True)
-    except BaseException:
-        # Ctrl-C, SIGTERM, a kernel that died, a disk error: stop the kernel at once (its event
-        # loop was abandoned, so no polite shutdown) and leave no half-made run folder behind.
+        except DeadKernelError:
+            ok = False
+            code = _stop_kernel(km)
+            error = _dead_kernel_message(code, rules, public)
+            meta["kernel_exit"] = code
+            (run_dir / "error.txt").write_text(
+                f"{error}\n\n{notebook.name} holds every cell up to the one that was running.\n"
+            )
+        _stop_kernel(km)
+    except BaseException as exc:
+        # Ctrl-C, SIGTERM, SIGHUP, a disk error: stop the kernel at once (its event loop was
+        # abandoned), and say so in run.yaml. Nothing is deleted: the folder may be the user's,
+        # and the notebook so far shows where it stopped.
         if km is not None:
-            _stop_kernel(km, graceful=False)
-        shutil.rmtree(run_dir, ignore_errors=True)
+            _stop_kernel(km)
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        meta.update(
+            status="interrupted" if interrupted else "failed",
+            error=(
+                f"interrupted by {exc.name}" if isinstance(exc, RunInterrupted)
+                else "interrupted (KeyboardInterrupt)" if interrupted
+                else f"{type(exc).__name__}: {exc}"
+            ),
+            finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            seconds=round(time.perf_counter() - t0, 3),
+        )
+        with contextlib.suppress(Exception):
+            _write_yaml(run_dir / "run.yaml", meta)
         raise
     seconds = time.perf_counter() - t0
 
@@ -503,6 +721,7 @@ def run_chapter(
         error=error,
         finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         seconds=round(seconds, 3),
+        peak_rss_mb=_peak_child_rss_mb(),
     )
     _write_yaml(run_dir / "run.yaml", meta)
     return RunResult(
@@ -517,3 +736,45 @@ def run_chapter(
         figures=_figures(run_dir),
         seconds=seconds,
     )
+
+
+def _peak_child_rss_mb() -> float | None:
+    """Largest resident memory of any finished child process of this one (the kernel, for a
+    command-line run), in MiB; Linux reports KiB."""
+    try:
+        import resource
+
+        return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    except (ImportError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def plan_run(
+    chapter: str,
+    overrides: Mapping[str, Any] | None = None,
+    preset: str | Path | None = None,
+    device: str | None = None,
+    book_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """What ``run --dry-run`` prints: the resolved parameters, the rules checked, and the predicted
+    peak memory and wall time (this CPU, and one GPU) from the chapter's declaration file. Runs
+    nothing, writes nothing; the memory check is reported, not enforced.
+
+    Raises:
+        ParameterError: as :func:`run_chapter` (except the memory check).
+    """
+    from .rules import estimate, free_memory_bytes
+
+    book = Path(book_dir) if book_dir is not None else default_book_dir()
+    path, specs, values = resolve_parameters(chapter, overrides, preset, device, book)
+    rules = check_parameters(chapter, book, specs, values, force=True)
+    est = estimate(rules, values)
+    return {
+        "chapter": chapter,
+        "hash": params_hash(chapter, values),
+        "parameters": {k: v for k, v in values.items() if k != "output_dir"},
+        "rules": rules,
+        "estimate": est,
+        "free_memory": free_memory_bytes(_run_device(values)),
+        "device": _run_device(values),
+    }

@@ -7,27 +7,36 @@ other parameters come from the chapter's defaults, a preset and ``-p`` overrides
 Points live in one store per chapter, shared by every sweep; a sweep folder holds only what
 describes that sweep::
 
-    <runs_dir>/<chapter>/points/<point hash>/        one run folder per point (see graphon.runner)
+    <runs_dir>/<chapter>/points/<point hash>/        one run folder per point (see graphon.runs.runner)
+    <runs_dir>/<chapter>/.point-locks/<hash>.lock    the lock a point's process holds while it runs
     <runs_dir>/<chapter>/sweep-<sweep hash>/         (or --out DIR)
         sweep.yaml                                   the grid, the fixed parameters, the points
         logs/<point hash>.log, .params.yaml          what each point run printed, what it was given
         results.csv | results.parquet                one row per point: parameters + metrics
         summary.png                                  each numeric metric against the first grid parameter
 
-A point's hash is :func:`graphon.params.params_hash` of its full parameter set (``device: auto`` is
-first resolved to the device a local sweep will use), so it names the point whatever sweep asks
-for it: reordering the ``--grid`` options, adding a value or fixing a parameter at its default reuses
-every point already in the store. A point is skipped when its folder holds a successful run
-(``run.yaml`` status ok and ``metrics.json``) made by the same code
-(:func:`graphon.runner.code_fingerprint`: chapter source, ``graphon`` version and sources); a
-point made by other code is run again. Rerunning the same command after an interruption (Ctrl-C,
-a killed job, a failed point) runs only what is missing: no point runs twice and none is lost.
-The sweep hash (chapter, fixed parameters, grid and its order) only names the sweep folder.
+A point's hash is :func:`graphon.runs.params.params_hash` of its full parameter set (``device:
+auto`` is first resolved to the device a local sweep will use), so it names the point whatever
+sweep asks for it: reordering the ``--grid`` options, adding a value or fixing a parameter at its
+default reuses every point already in the store. A point is skipped when its folder holds a
+successful run (``run.yaml`` status ok and ``metrics.json``) made by the same code
+(:func:`graphon.runs.runner.code_fingerprint`: chapter source, ``graphon`` version and sources); a
+point made by other code is run again. Every point is checked (types, ranges, the chapter's
+declared rules, device, memory) before the first one runs. The sweep hash (chapter, fixed
+parameters, grid and its order) only names the sweep folder; ``out`` must be new, empty, or this
+same sweep's folder.
 
-Points run as local processes (``python -m graphon run ... --out POINT``, at most ``--jobs N`` at
-once; their output goes to ``logs/<point hash>.log``), or as Ray tasks with ``cluster="ray"`` (the
-optional extra ``pip install -e ".[cluster]"``): a local Ray is started when no ``address`` is
-given; on a GPU cluster each point asks for one GPU unless its ``device`` is ``cpu``.
+Each point runs through :mod:`graphon.runs.point`: under a lock per point (so two sweeps that
+share points run each once), into a fresh attempt folder that replaces the point's older result
+only once it has finished. Rerunning the same command after an interruption (Ctrl-C, a killed job,
+a failed point) runs only what is missing: no point runs twice and none is lost.
+
+Points run as local processes (``python -m graphon.runs.point``, at most ``--jobs N`` at once, each
+in its own process group with a parent-death signal, so that ``kill -9`` on the sweep leaves
+nothing running; their output goes to ``logs/<point hash>.log``), or as Ray tasks with
+``cluster="ray"`` (the optional extra ``pip install -e ".[cluster]"``): a local Ray is started when
+no ``address`` is given; on a GPU cluster each point asks for one GPU unless its ``device`` is
+``cpu``.
 """
 
 from __future__ import annotations
@@ -214,10 +223,15 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
 # --------------------------------------------------------------------------- workers
 
 
-def _point_worker(chapter: str, values: dict, run_dir: str, book_dir: str) -> dict:
-    """Run one point into ``run_dir`` (in a worker process); return its outcome."""
-    res = run_chapter(chapter, overrides=values, out=run_dir, book_dir=book_dir, overwrite=True)
-    return {"ok": res.ok, "error": res.error, "seconds": res.seconds}
+def _point_worker(chapter: str, values: dict, store: str, digest: str, book_dir: str,
+                  fingerprint: str | None) -> dict:
+    """Run one point under its lock in this (Ray worker) process; return its outcome."""
+    from .point import run_point
+
+    try:
+        return run_point(chapter, values, Path(store), digest, Path(book_dir), fingerprint)
+    except BlockingIOError as exc:
+        return {"status": "busy", "ok": False, "error": str(exc)}
 
 
 def _ray_point_files(chapter: str, values: dict, book_dir: str) -> dict:
@@ -225,7 +239,7 @@ def _ray_point_files(chapter: str, values: dict, book_dir: str) -> dict:
     worker and send every file back."""
     tmp = Path(tempfile.mkdtemp(prefix="graphon-point-"))
     try:
-        res = run_chapter(chapter, overrides=values, out=tmp / "run", book_dir=book_dir)
+        res = run_chapter(chapter, overrides=values, out=tmp / "run", book_dir=book_dir, force=True)
         files = {
             str(p.relative_to(res.run_dir)): p.read_bytes()
             for p in res.run_dir.rglob("*")
@@ -236,76 +250,130 @@ def _ray_point_files(chapter: str, values: dict, book_dir: str) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _store_files(run_dir: Path, files: Mapping[str, bytes]) -> None:
-    tmp = run_dir.with_name(f".{run_dir.name}.incoming")
-    shutil.rmtree(tmp, ignore_errors=True)
-    for rel, data in files.items():
-        target = tmp / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    shutil.rmtree(run_dir, ignore_errors=True)
-    tmp.rename(run_dir)
+def _store_files(store: Path, digest: str, files: Mapping[str, bytes], ok: bool) -> Path:
+    """Write a point's files sent back by a remote worker into an attempt folder, then publish it
+    under the point's lock (an older result is replaced only now that the new one is complete)."""
+    from .point import point_lock, publish
+
+    with point_lock(store, digest):
+        attempt = store / f".{digest}.attempt-{os.getpid()}"
+        shutil.rmtree(attempt, ignore_errors=True)
+        for rel, data in files.items():
+            target = attempt / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        return publish(attempt, store / digest, ok)
 
 
-def _point_outcome(p: Point, code: int | None, log_path: Path) -> dict:
-    if run_is_complete(p.run_dir):
-        info = yaml.safe_load((p.run_dir / "run.yaml").read_text()) or {}
-        return {"ok": True, "error": None, "seconds": info.get("seconds")}
-    info = {}
-    with contextlib.suppress(OSError, yaml.YAMLError):
-        info = yaml.safe_load((p.run_dir / "run.yaml").read_text()) or {}
-    error = info.get("error") or f"the run exited with status {code}; see {log_path}"
-    return {"ok": False, "error": error, "seconds": info.get("seconds")}
+def _point_outcome(log_path: Path, code: int | None) -> dict:
+    """The ``POINT-RESULT`` line a point process printed last (see :mod:`graphon.runs.point`)."""
+    from .point import BUSY
+
+    if code == BUSY:
+        return {"status": "busy", "ok": False, "error": None}
+    try:
+        lines = log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    for line in reversed(lines):
+        if line.startswith("POINT-RESULT "):
+            with contextlib.suppress(ValueError):
+                return json.loads(line[len("POINT-RESULT "):])
+    tail = next((ln for ln in reversed(lines) if ln.strip()), "")
+    return {
+        "status": "failed", "ok": False,
+        "error": f"the point process exited with status {code} ({tail.strip()[:200]}); see {log_path}",
+    }
 
 
-def _run_local(todo, chapter, book, jobs, report, sweep_dir: Path) -> None:
-    """Run each point as ``python -m graphon run CHAPTER --out POINT_DIR`` in its own process,
-    at most ``jobs`` at a time. On Ctrl-C/SIGTERM the running points are stopped (each one shuts
-    its kernel down and removes its unfinished folder) before the interrupt goes on."""
+def _parent_death_signal():  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to send SIGTERM to this (child) process when the sweep that started it dies, even
+    by SIGKILL (``prctl(PR_SET_PDEATHSIG)``); a no-op elsewhere."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    except Exception:
+        pass
+
+
+def _stop_group(proc: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(proc.pid, sig)
+
+
+def _run_local(todo, chapter, book, jobs, report, sweep_dir: Path, store: Path, fingerprint,
+               log) -> None:
+    """Run each point as ``python -m graphon.runs.point`` in its own process group, at most ``jobs``
+    at a time. A point locked by another sweep is retried once that lock is free (and skipped if
+    the other sweep finished it). On Ctrl-C/SIGTERM the running points are stopped (each one shuts
+    its kernel down and marks its attempt interrupted) before the interrupt goes on."""
+    from .point import BUSY
+
     logs = sweep_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    pkg_root = str(Path(__file__).resolve().parents[1])
+    pkg_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     pending = list(todo)
     running: dict[subprocess.Popen, tuple[Point, Any, Path]] = {}
+    waiting_since: dict[str, float] = {}
     try:
         while pending or running:
-            while pending and len(running) < jobs:
-                p = pending.pop(0)
-                shutil.rmtree(p.run_dir, ignore_errors=True)  # an unfinished earlier attempt
-                # kept next to the log: run.yaml names it (and also records the parameters)
-                preset = logs / f"{p.hash}.params.yaml"
-                preset.write_text(yaml.safe_dump(_overrides(p), sort_keys=False))
+            started = False
+            for p in list(pending):
+                if len(running) >= jobs:
+                    break
+                if time.monotonic() < waiting_since.get(p.hash, 0.0):
+                    continue
+                pending.remove(p)
+                params = logs / f"{p.hash}.params.yaml"  # what it was given, kept beside its log
+                params.write_text(yaml.safe_dump(_overrides(p), sort_keys=False))
                 log_path = logs / f"{p.hash}.log"
-                fh = open(log_path, "w")  # noqa: SIM115 - closed when the process ends
+                fh = open(log_path, "a")  # noqa: SIM115 - closed when the process ends
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+                fh.write(f"--- {stamp}: point {p.hash} started (earlier attempts above)\n")
+                fh.flush()
                 cmd = [
-                    sys.executable, "-m", "graphon", "run", chapter, "--preset", str(preset),
-                    "--out", str(p.run_dir), "--book-dir", str(book),
+                    sys.executable, "-m", "graphon.runs.point", chapter, "--params", str(params),
+                    "--store", str(store), "--hash", p.hash, "--book-dir", str(book),
+                    "--fingerprint", fingerprint,
                 ]
-                proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+                proc = subprocess.Popen(
+                    cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                    preexec_fn=_parent_death_signal if sys.platform.startswith("linux") else None,
+                )
                 running[proc] = (p, fh, log_path)
-            time.sleep(0.05)
+                started = True
+            if not started:
+                time.sleep(0.05)
             for proc in [q for q in running if q.poll() is not None]:
                 p, fh, log_path = running.pop(proc)
                 fh.close()
-                report(p, _point_outcome(p, proc.returncode, log_path))
+                outcome = _point_outcome(log_path, proc.returncode)
+                if proc.returncode == BUSY:
+                    if p.hash not in waiting_since:
+                        log(f"point {p.hash} is being run by another sweep: waiting for it")
+                    waiting_since[p.hash] = time.monotonic() + 1.0
+                    pending.append(p)
+                    continue
+                report(p, outcome)
     except BaseException:
         for proc in running:
-            with contextlib.suppress(OSError):
-                proc.send_signal(signal.SIGTERM)
+            _stop_group(proc, signal.SIGTERM)
         deadline = time.time() + 20
         for proc, (_p, fh, _log) in running.items():
             try:
                 proc.wait(timeout=max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:
-                proc.kill()
+                _stop_group(proc, signal.SIGKILL)
                 proc.wait()
             fh.close()
         raise
 
 
-def _run_ray(todo, chapter, book, jobs, address, report, ship_files=None):
+def _run_ray(todo, chapter, book, jobs, address, report, fingerprint, ship_files=None):
     try:
         import ray
     except ImportError:
@@ -334,7 +402,7 @@ def _run_ray(todo, chapter, book, jobs, address, report, ship_files=None):
                 ref = task_files.options(**opts).remote(chapter, _overrides(p), str(book))
             else:
                 ref = task_direct.options(**opts).remote(
-                    chapter, _overrides(p), str(p.run_dir), str(book)
+                    chapter, _overrides(p), str(p.run_dir.parent), p.hash, str(book), fingerprint
                 )
             refs[ref] = p
         pending = list(refs)
@@ -344,7 +412,10 @@ def _run_ray(todo, chapter, book, jobs, address, report, ship_files=None):
                 p = refs[ref]
                 out = ray.get(ref)
                 if ship:
-                    _store_files(p.run_dir, out.pop("files"))
+                    where = _store_files(p.run_dir.parent, p.hash, out.pop("files"), out["ok"])
+                    out["folder"] = str(where)
+                if out.get("status") == "busy":
+                    out = {"ok": False, "error": "run at the same time by another sweep; rerun"}
                 report(p, out)
     finally:
         if started:
@@ -497,6 +568,7 @@ def run_sweep(
     log: Callable[[str], None] | None = None,
     plot: Sequence[str] | None = None,
     ship_files: bool | None = None,
+    force: bool = False,
 ) -> SweepResult:
     """Run every grid point not already in the chapter's point store (``runs_dir/<chapter>/points/``,
     made by the same code), then write the table and the summary figure into the sweep folder
@@ -506,14 +578,16 @@ def run_sweep(
     ``ship_files`` (Ray only): run each point in a temporary folder on the worker and send its
     files back to this machine; default True with an ``address`` (a cluster whose disks may not
     be shared), False for a local Ray. ``plot``: glob patterns of the metric columns drawn in
-    ``summary.png``.
+    ``summary.png``. ``force``: run points whose memory estimate exceeds the free memory.
 
     Returns:
         :class:`SweepResult` (``result.failed`` lists points whose notebook raised).
 
     Raises:
-        ParameterError: before anything runs, for any bad chapter, preset, grid or value, a bad
-        ``jobs``/``cluster``/``fmt``, or Parquet without pyarrow.
+        ParameterError: before anything runs, for any bad chapter, preset, grid or value, a point
+        that breaks a rule of the chapter's declaration file or does not fit in memory, a bad
+        ``jobs``/``cluster``/``fmt``, Parquet without pyarrow, an ``out`` that holds other files,
+        or a folder that cannot be written.
     """
     log = log or (lambda msg: None)
     if fmt not in FORMATS:
@@ -550,20 +624,32 @@ def run_sweep(
     store = (runs / chapter / POINTS).resolve()
     fingerprint = code_fingerprint(chapter_path)
 
+    from .runner import check_memory, check_parameters
+
     points: list[Point] = []
     seen: set[str] = set()
+    rules = None
     for gv in expand_grid(typed_grid):
         params = {**base, **gv}
         h = params_hash(chapter, params)
         if h in seen:
             continue  # repeated value in a --grid: one run is enough
         seen.add(h)
+        try:  # every point is checked (declared rules, device, memory) before any runs
+            rules = check_parameters(chapter, book, specs, params, force=True)
+            if not force:
+                check_memory(rules, params)
+        except ParameterError as exc:
+            raise ParameterError(f"point {_label_values(gv)}: {exc}") from None
         points.append(Point(len(points), gv, params, h, store / h))
 
-    store.mkdir(parents=True, exist_ok=True)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    for stale in store.glob(".*.incoming"):
-        shutil.rmtree(stale, ignore_errors=True)
+    _claim_sweep_dir(sweep_dir, sweep_hash)
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(
+            f"--runs-dir {str(runs)!r}: cannot create the point store there ({exc.strerror or exc})"
+        ) from None
     meta = {
         "chapter": chapter,
         "sweep_hash": sweep_hash,
@@ -598,8 +684,15 @@ def run_sweep(
     )
 
     def report(p: Point, outcome: Mapping[str, Any]) -> None:
+        if outcome.get("status") == "skipped":  # another sweep finished it meanwhile
+            p.status = "skipped"
+            p.seconds = _seconds(p.run_dir)
+            log(f"[{p.index + 1}/{len(points)}] {_label(p)}: done by another sweep meanwhile")
+            return
         p.status = "ok" if outcome["ok"] else "failed"
         p.error = outcome.get("error")
+        if outcome.get("folder"):
+            p.run_dir = Path(outcome["folder"])
         p.seconds = None if outcome.get("seconds") is None else round(outcome["seconds"], 3)
         msg = "done" if outcome["ok"] else f"FAILED ({p.error}); notebook: {p.run_dir / (chapter + '.ipynb')}"
         secs = f" in {p.seconds:.1f} s" if p.seconds is not None and outcome["ok"] else ""
@@ -607,9 +700,9 @@ def run_sweep(
 
     if todo:
         if cluster == "ray":
-            _run_ray(todo, chapter, book, jobs, address, report, ship_files)
+            _run_ray(todo, chapter, book, jobs, address, report, fingerprint, ship_files)
         else:
-            _run_local(todo, chapter, book, jobs, report, sweep_dir)
+            _run_local(todo, chapter, book, jobs, report, sweep_dir, store, fingerprint, log)
 
     rows = build_rows(points, list(typed_grid), sweep_dir)
     table = write_table(rows, sweep_dir / f"results.{'parquet' if fmt == 'parquet' else 'csv'}", fmt)
@@ -621,9 +714,43 @@ def run_sweep(
     return SweepResult(chapter, sweep_dir, table, figure, points)
 
 
+def _claim_sweep_dir(sweep_dir: Path, sweep_hash: str) -> None:
+    """Make the sweep folder, or reuse it only when it is empty or holds this same sweep (a resume).
+
+    Raises:
+        ParameterError: ``--out`` holds other files (they would be overwritten) or cannot be written.
+    """
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        entries = [e for e in sweep_dir.iterdir()]
+        if entries:
+            info = {}
+            with contextlib.suppress(OSError, yaml.YAMLError):
+                info = yaml.safe_load((sweep_dir / "sweep.yaml").read_text()) or {}
+            if not isinstance(info, dict) or info.get("sweep_hash") != sweep_hash:
+                names = ", ".join(sorted(e.name for e in entries)[:4])
+                raise ParameterError(
+                    f"--out {str(sweep_dir)!r} already holds files ({names}) that are not this "
+                    "sweep's; choose a new folder"
+                )
+        probe = sweep_dir / ".graphon-write-test"
+        probe.touch()
+        probe.unlink()
+    except ParameterError:
+        raise
+    except OSError as exc:
+        raise ParameterError(
+            f"--out {str(sweep_dir)!r}: cannot write the sweep folder there ({exc.strerror or exc})"
+        ) from None
+
+
+def _label_values(values: Mapping[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in values.items())
+
+
 def _local_device() -> str:
     """What ``device: auto`` means on this machine (``cuda`` when torch sees a GPU, else ``cpu``)."""
-    from .device import resolve_device
+    from ..device import resolve_device
 
     return resolve_device("auto").type
 

@@ -8,9 +8,11 @@ Examples::
     python -m graphon run convergence --preset paper
     python -m graphon sweep convergence --grid density=0.05,0.1,0.2 --jobs 2
 
-Exit status: 0 success; 1 a notebook cell raised (the executed notebook with the traceback is kept
+Exit status: 0 success; 1 a notebook cell raised or the kernel died (the executed notebook is kept
 and its path printed); 2 a bad command line (unknown chapter, preset or parameter, wrong type, value
-out of range or not a choice), with a one-line message naming the allowed values.
+out of range or not a choice, a broken rule of book/rules/<chapter>.yaml, cuda without a GPU, a run
+that does not fit in memory, an unwritable folder), with a one-line message naming the parameter;
+128 + N when stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), the run marked interrupted.
 """
 
 from __future__ import annotations
@@ -114,6 +116,11 @@ def _common(p: argparse.ArgumentParser, *, sweep: bool) -> None:
     )
     p.add_argument("--book-dir", metavar="DIR", help="folder of the chapters (default: book/, or $GRAPHON_BOOK_DIR)")
     p.add_argument("--runs-dir", metavar="DIR", help="root of run folders (default: runs/, or $GRAPHON_RUNS_DIR)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when the chapter's memory estimate exceeds the free memory",
+    )
 
 
 def _prog() -> str:
@@ -126,7 +133,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         description="Rerun the chapters of the graphon-PaI book with new parameters, or sweep a grid.",
         epilog=f"Run '{prog or _prog()} run CHAPTER --help' to see a chapter's parameters.",
     )
-    from . import __version__
+    from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"graphon {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{run,sweep,list}", parser_class=_Parser)
@@ -139,6 +146,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     _common(run, sweep=False)
     run.add_argument("--progress", action="store_true", help="show a progress bar over the cells")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the parameters and print the predicted memory and wall time (CPU, GPU); run nothing",
+    )
 
     sweep = sub.add_parser(
         "sweep",
@@ -222,9 +234,52 @@ def _title(path: Path) -> str:
     return ""
 
 
+def _cmd_dry_run(args) -> int:
+    from .rules import gib, human_seconds
+    from .runner import plan_run
+
+    plan = plan_run(
+        args.chapter, overrides=_overrides(args.param), preset=args.preset, device=args.device,
+        book_dir=args.book_dir,
+    )
+    rules, est = plan["rules"], plan["estimate"]
+    print(f"dry run: {args.chapter} (hash {plan['hash']}); nothing is run or written")
+    print("parameters: " + ", ".join(f"{k}={_fmt_value(v)}" for k, v in plan["parameters"].items()))
+    checks = len(rules.rules) + len(rules.lists)
+    src = f" ({rules.path})" if rules.path else " (no declaration file)"
+    print(f"checks: types and ranges, {checks} declared rules{src}, device: all pass")
+    if est.memory_bytes is not None:
+        free = plan["free_memory"]
+        fits = "" if free is None else (
+            f"; {gib(free)} free now: " + ("fits" if est.memory_bytes <= free else
+                                          "does NOT fit (a real run is refused unless --force)")
+        )
+        print(f"memory: about {gib(est.memory_bytes)} at peak{fits}")
+    else:
+        print("memory: no model declared")
+    if est.seconds_cpu is not None:
+        c = rules.cost
+        print(
+            f"wall time on this CPU: about {human_seconds(est.seconds_cpu)} "
+            f"({c.get('basis', 'measured')} scaling: time ~ n^{float(c['exponent_n']):.2f} x seeds^"
+            f"{float(c.get('exponent_seeds', 1)):.2f}, n = {c['n']} = {est.n:g}, seeds = {est.seeds:g};"
+            f" fitted on {c.get('measured', {}).get('machine', 'this machine')})"
+        )
+        if est.seconds_gpu is not None:
+            print(
+                f"wall time on one GPU: about {human_seconds(est.seconds_gpu)} (an estimate, not a "
+                f"measurement: the variable part divided by {rules.gpu_speedup:g}, {rules.gpu_source})"
+            )
+    else:
+        print("wall time: no model declared")
+    return 0
+
+
 def _cmd_run(args) -> int:
     from .runner import run_chapter
 
+    if args.dry_run:
+        return _cmd_dry_run(args)
     result = run_chapter(
         args.chapter,
         overrides=_overrides(args.param),
@@ -233,6 +288,7 @@ def _cmd_run(args) -> int:
         out=args.out,
         book_dir=args.book_dir,
         runs_dir=args.runs_dir,
+        force=args.force,
         progress=args.progress,
         log=_err,
     )
@@ -271,6 +327,7 @@ def _cmd_sweep(args) -> int:
         plot=args.plot,
         book_dir=args.book_dir,
         runs_dir=args.runs_dir,
+        force=args.force,
         log=_err,
     )
     print(
@@ -296,12 +353,12 @@ def main(argv: list[str] | None = None) -> int:
         if _prog() == "graphon-run" and argv and argv[0] not in COMMANDS and argv[0][:1] != "-":
             argv = ["run", *argv]
     argv = list(argv)
-    previous = _sigterm_as_interrupt()
+    previous = _signals_as_interrupt()
     try:
         return _main(argv)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _main(argv: list[str]) -> int:
@@ -330,25 +387,32 @@ def _main(argv: list[str]) -> int:
     except ParameterError as exc:
         _err(f"{parser.prog} {args.command}: error: {exc}")
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        from .runner import RunInterrupted
+
+        how = f"stopped by {exc.name}" if isinstance(exc, RunInterrupted) else "interrupted"
         if args.command == "sweep":
-            _err("interrupted; finished points are kept: rerun the same command to resume")
+            _err(f"{how}; finished points are kept: rerun the same command to resume")
         else:
-            _err("interrupted; the unfinished run folder was removed")
-        return 130
+            _err(f"{how}; the run folder is kept, marked 'interrupted' in its run.yaml")
+        return 128 + (exc.signum if isinstance(exc, RunInterrupted) else signal.SIGINT)
 
 
-def _sigterm_as_interrupt():
-    """Treat SIGTERM (a batch system stopping the job, a sweep stopping its points) like Ctrl-C,
-    so that the kernel is stopped and unfinished folders are removed."""
+def _signals_as_interrupt() -> dict:
+    """Treat SIGTERM (a batch system stopping the job, a sweep stopping its points) and SIGHUP (a
+    closed terminal) like Ctrl-C, so that the kernel is stopped and the run marked interrupted."""
+    from .runner import RunInterrupted
 
     def handler(signum, frame):
-        raise KeyboardInterrupt
+        raise RunInterrupted(signum)
 
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not in the main thread: leave signals alone
-        return None
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except (ValueError, AttributeError):  # not in the main thread, or no SIGHUP: leave it
+            pass
+    return previous
 
 
 def _chapters(book_dir) -> list[str]:
