@@ -113,14 +113,16 @@ def test_cuda_without_a_gpu_is_refused(capsys, tmp_path):
 def test_a_run_that_cannot_fit_in_memory_is_refused(capsys, tmp_path):
     """`widths 10**9` allocated until it died. Now the estimate from the declaration file is
     compared with the free memory before anything starts."""
-    err = refuse(capsys, tmp_path, "run", "convergence", "-p", "widths", "500000,1000000")
+    err = refuse(capsys, tmp_path, "run", "convergence", "-p", "widths", "500000,1000000",
+                 "-p", "ref_width", "2000000")
     assert "needs about" in err and "is free" in err
-    assert "lower seed_batch or widths" in err and "--force" in err
+    assert "lower ref_width or ref_seeds or widths" in err and "--force" in err
 
 
 def test_force_skips_the_memory_check():
     specs = parse_chapter(BOOK / "convergence.md")
-    values = {s.name: s.default for s in specs} | {"widths": [500_000, 1_000_000]}
+    values = {s.name: s.default for s in specs} | {"widths": [500_000, 1_000_000],
+                                                   "ref_width": 2_000_000}
     rules = load_rules("convergence", BOOK, [s.name for s in specs])
     with pytest.raises(ParameterError, match="needs about"):
         check_memory(rules, values)
@@ -181,7 +183,7 @@ _CHECKS = {  # the in-notebook check -> the range it enforces
 }
 # Chapter cells whose declared range still differs from their own check; each is a one-line edit of
 # the chapter's parameters cell (owned by the chapter's author). strict: fixing it fails this mark.
-PENDING = {("convergence", "density")}
+PENDING: set[tuple[str, str]] = set()
 
 
 def _declared_vs_checked():
