@@ -62,6 +62,7 @@ def make_site(tmp_path: Path, chapter_body: str = FIGURE, head: str = "") -> tup
     (html / "_static" / "mathjax" / "tex-mml-chtml.js").write_text("// mathjax")
     (html / "_static" / "mathjax" / "input" / "tex" / "extensions").mkdir(parents=True)
     (html / "_static" / "mathjax" / "input" / "tex" / "extensions" / "boldsymbol.js").write_text("//")
+    (html / "_static" / "doctools.js").write_text("// doctools")
     (html / "_static" / "styles").mkdir(parents=True)
     (html / "_static" / "styles" / "theme.css").write_text("body { background: url(../img/x.png); }")
     (html / "_sources" / "book").mkdir(parents=True)
@@ -247,3 +248,62 @@ def test_export_notebooks_hook(tmp_path):
     context = {}  # a page that is not a notebook gets nothing
     ex._add_ipynb_download(app, "book/intro", "page.html", context, doctree=object())
     assert "ipynb_source" not in context
+
+
+# --- 6.-8.: publishable as it is, no stderr, indices with content ---
+
+ROOT_PAGE = PAGE.replace("../", "")  # a page at the top of the site (genindex.html, prf-prf.html)
+
+@pytest.mark.parametrize("body, message", [
+    ('<a href="/book/intro.html">root-absolute</a>', "absolute address '/book/intro.html'"),
+    ('<img src="file:///home/me/_build/html/_images/abc.png" />', "absolute address"),
+    ('<a href="../genindex.html">Index</a>', "links to '../genindex.html', which is not in the site"),
+    ('<a href="missing.html#x">gone</a>', "which is not in the site"),
+    ('<pre>/usr/lib/python3/site-packages/tqdm/auto.py:21: TqdmWarning</pre>', "contains the local path"),
+    ('<div class="output stderr highlight-myst-ansi notranslate"><pre>warn</pre></div>', "stderr output"),
+])
+def test_unpublishable_pages_fail(tmp_path, capsys, body, message):
+    html, toc = make_site(tmp_path)
+    page = html / "book" / "intro.html"
+    page.write_text(PAGE.format(head="", body=body))
+    assert run(html, toc) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_page_with_the_build_folder_path_fails(tmp_path, capsys):
+    html, toc = make_site(tmp_path)
+    leaked = f"<pre>{tmp_path}/book/convergence.md:12: UserWarning</pre>"
+    (html / "book" / "intro.html").write_text(PAGE.format(head="", body=leaked))
+    assert run(html, toc) == 1
+    assert "contains the local path" in capsys.readouterr().err
+
+
+def test_relative_links_anchors_and_mail_pass(tmp_path):
+    html, toc = make_site(tmp_path)
+    body = ('<a href="references.html#id3">ref</a> <a href="#top">top</a> <a href="mailto:a@b.c">mail</a> '
+            '<a href="../_images/abc.png">image</a> <a href="https://mybinder.org/v2/gh/o/r/main">Binder</a>')
+    (html / "book" / "intro.html").write_text(PAGE.format(head="", body=body))
+    assert run(html, toc) == 0
+
+
+def test_empty_genindex_fails(tmp_path, capsys):
+    html, toc = make_site(tmp_path)
+    (html / "genindex.html").write_text(ROOT_PAGE.format(head="", body="<h1>Index</h1>"))
+    assert run(html, toc) == 1
+    assert "general index is empty" in capsys.readouterr().err
+    (html / "genindex.html").write_text(ROOT_PAGE.format(head="", body='<table class="indextable genindextable">'
+                                                                   "<tr><td>x</td></tr></table>"))
+    assert run(html, toc) == 0
+
+
+def test_proof_index_with_raw_labels_fails(tmp_path, capsys):
+    html, toc = make_site(tmp_path)
+    entry = '<tr><td><a href="book/intro.html#{a}"><code class="xref">{t}</code></a></td></tr>'
+    raw = ROOT_PAGE.format(head="", body="<table class='modindextable'>" + entry.format(a="def-fsm", t="def-fsm")
+                      + "</table>")
+    (html / "prf-prf.html").write_text(raw)
+    assert run(html, toc) == 1
+    assert "raw label 'def-fsm'" in capsys.readouterr().err
+    titled = raw.replace(">def-fsm</code>", ">Definition 2.2 Factorised Saliency Model</code>")
+    (html / "prf-prf.html").write_text(titled)
+    assert run(html, toc) == 0
