@@ -307,3 +307,75 @@ def test_proof_index_with_raw_labels_fails(tmp_path, capsys):
     titled = raw.replace(">def-fsm</code>", ">Definition 2.2 Factorised Saliency Model</code>")
     (html / "prf-prf.html").write_text(titled)
     assert run(html, toc) == 0
+
+
+# --- Publishing: `make publish` (ghp-import) and .github/workflows/pages.yml push exactly _build/html ---
+
+def _publish_command(tmp_path: Path) -> str:
+    """The shell line `make publish` runs (make -n, prerequisites not remade), with --push removed."""
+    import subprocess
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    out = subprocess.run(["make", "-s", "-n", "-o", "venv", "-o", "check-site", "publish", f"BIN={bin_dir}"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip().splitlines()
+    lines = [line for line in out if "ghp-import" in line]
+    assert len(lines) == 1, out
+    assert "--push" in lines[0] and lines[0].rstrip().endswith(" _build/html")
+    return lines[0].replace("--push", "")
+
+
+def test_make_publish_commits_exactly_the_built_site(tmp_path):
+    """Run the Makefile's own ghp-import line (without the push) in a scratch repository holding a built
+    site: the gh-pages branch is exactly _build/html plus .nojekyll, byte for byte."""
+    import shutil
+    import subprocess
+    import sys
+
+    if not (Path(sys.executable).parent / "ghp-import").exists() or shutil.which("make") is None:
+        pytest.skip("ghp-import (the book extra) or make is not installed")
+    repo = tmp_path / "repo"
+    html, _ = make_site(repo)
+    (repo / "README.md").write_text("source, not published\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "README.md"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "source"], cwd=repo, check=True)
+    env = {**__import__("os").environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    subprocess.run(_publish_command(tmp_path), shell=True, cwd=repo, check=True, env=env)
+    listed = subprocess.run(["git", "ls-tree", "-r", "--name-only", "gh-pages"], cwd=repo, check=True,
+                            capture_output=True, text=True).stdout.split()
+    built = sorted(p.relative_to(html).as_posix() for p in html.rglob("*") if p.is_file())
+    assert sorted(listed) == sorted([*built, ".nojekyll"])
+    for rel in built:
+        blob = subprocess.run(["git", "show", f"gh-pages:{rel}"], cwd=repo, check=True, capture_output=True).stdout
+        assert blob == (html / rel).read_bytes(), rel
+    # and the tree that was published passes the site checks (relative links only, nothing remote)
+    assert run(html, repo / "_toc.yml") == 0
+
+
+def test_pages_workflow_builds_with_make_book_and_uploads_build_html():
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text(encoding="utf8"))
+    steps = workflow["jobs"]["build"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    book = next(i for i, r in enumerate(runs) if r.startswith("make book"))
+    check = next(i for i, r in enumerate(runs) if r.strip() == "make check-site")
+    upload = next(i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("actions/upload-pages-artifact"))
+    assert book < check < upload
+    assert steps[upload]["with"]["path"] == "_build/html"
+    assert any(str(s.get("uses", "")).startswith("actions/deploy-pages") for s in workflow["jobs"]["deploy"]["steps"])
+
+
+def test_binder_launch_link_is_a_plain_link():
+    """_config.yml: Binder (reads environment.yml) is the only launch provider; no Thebe, so no remote script."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf8"))
+    launch = config["launch_buttons"]
+    assert launch["binderhub_url"] == "https://mybinder.org"
+    assert not launch.get("thebe") and not launch.get("colab_url") and not launch.get("jupyterhub_url")
+    assert "sphinx_thebe" not in config["sphinx"]["config"]["extensions"]
+    assert (ROOT / "environment.yml").is_file()
