@@ -23,9 +23,9 @@ byte for byte. Running the script again gives the same result, and so does runni
 
 What is copied to ``--out``: ``_config.yml`` (title marked "student edition"), ``_toc.yml``, ``book/``,
 ``research/`` (the notes that ``book/research/*.md`` include), the Sphinx extensions that ``_config.yml`` loads
-from ``scripts/`` (``export_notebooks.py``, ``proof_index.py``), ``_site_static/`` (the site's CSS and JS),
-``_static_vendor/`` (the local MathJax, if ``make mathjax`` has run) and ``data/`` (without ``data/cache``). An existing ``--out``
-folder is cleared first, except its ``_build``; a folder that this script did not create is never cleared.
+from ``scripts/`` (``export_notebooks.py``, ``proof_index.py``, ``research_links.py``), ``_site_static/``
+(the site's CSS and JS), ``_static_vendor/`` (the local MathJax, if ``make mathjax`` has run) and ``data/``
+(without ``data/cache``). An existing ``--out`` folder is cleared first, except its ``_build``; a folder that this script did not create is never cleared.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ NOTE_MARKER = "% student-edition: solutions removed"
 OMIT_START = "% student-edition: omit-start"
 OMIT_END = "% student-edition: omit-end"
 #: Sphinx extensions in scripts/ that _config.yml loads (sphinx.local_extensions).
-LOCAL_EXTENSIONS = ("export_notebooks.py", "proof_index.py")
+LOCAL_EXTENSIONS = ("export_notebooks.py", "proof_index.py", "research_links.py")
 ROOT_MARKER = "% student-edition: root note"
 
 #: Directives whose body MyST reads as literal text (a ``{solution}`` inside them is not a directive).

@@ -379,3 +379,34 @@ def test_binder_launch_link_is_a_plain_link():
     assert not launch.get("thebe") and not launch.get("colab_url") and not launch.get("jupyterhub_url")
     assert "sphinx_thebe" not in config["sphinx"]["config"]["extensions"]
     assert (ROOT / "environment.yml").is_file()
+
+
+# --- scripts/research_links.py and scripts/proof_index.py (Sphinx hooks, tested without a build) ---
+
+class _Builder:
+    def get_relative_uri(self, source, target):
+        return f"REL({source}->{target})"
+
+
+def test_research_note_spans_become_links():
+    from docutils import nodes
+
+    rl = load_script("research_links")
+    para = nodes.paragraph("", "", nodes.Text("see "), nodes.literal("research/paper.md", "research/paper.md"),
+                           nodes.Text(" §4.3 and "), nodes.literal("graphon.ntk", "graphon.ntk"))
+    linked = nodes.reference("", "", nodes.literal("research/paper.md", "research/paper.md"), refuri="x")
+    doc = nodes.section("", para, nodes.paragraph("", "", linked))
+    app = type("App", (), {"builder": _Builder(),
+                           "env": type("Env", (), {"found_docs": {"book/research/paper"}})()})()
+    assert rl.link_notes(app, doc, "book/convergence") == 1
+    refs = list(doc.findall(nodes.reference))
+    assert [r["refuri"] for r in refs] == ["REL(book/convergence->book/research/paper)", "x"]
+    assert refs[0].astext() == "research/paper.md"
+    assert "graphon.ntk" in doc.astext()  # other code spans untouched
+
+
+def test_proof_index_titles_are_plain_text():
+    pi = load_script("proof_index")
+    assert pi._plain(" (Convergence of PaI masks (paper, Thm 4.7))") == "Convergence of PaI masks (paper, Thm 4.7)"
+    assert pi._plain(" (Dense core of size $\\alpha n p^k$)") == "Dense core of size \\alpha n p^k"
+    assert pi._plain("") == ""
