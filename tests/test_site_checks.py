@@ -410,3 +410,40 @@ def test_proof_index_titles_are_plain_text():
     assert pi._plain(" (Convergence of PaI masks (paper, Thm 4.7))") == "Convergence of PaI masks (paper, Thm 4.7)"
     assert pi._plain(" (Dense core of size $\\alpha n p^k$)") == "Dense core of size \\alpha n p^k"
     assert pi._plain("") == ""
+
+
+# --- 9. captions: short, maths typeset ---
+
+def _caption_site(tmp_path, caption_html):
+    body = FIGURE.replace("<p><span class=\"caption-number\">Fig. 1 </span>Caption.</p>",
+                          f"<p><span class=\"caption-number\">Fig. 1 </span>{caption_html}</p>")
+    return make_site(tmp_path, chapter_body=body)
+
+
+@pytest.mark.parametrize("caption, bad", [
+    ("Kept fraction P(xi a(u) b(v) >= tau*) against n.", ">="),
+    ("The cut distance falls like n^-1/2.", "n^-"),
+    ("Edges per row x_i of the mask.", "x_i"),
+    ("Masks at rho = 0.2 for each width.", "rho"),
+    ("Error against sqrt(d) for each method.", "sqrt("),
+])
+def test_ascii_maths_in_a_caption_fails(tmp_path, capsys, caption, bad):
+    html, toc = _caption_site(tmp_path, caption)
+    assert run(html, toc) == 1
+    err = capsys.readouterr().err
+    assert "ASCII maths" in err and repr(bad)[1:-1] in err
+
+
+def test_typeset_maths_and_code_in_a_caption_pass(tmp_path):
+    caption = ('Masks at <span class="math notranslate nohighlight">\\(\\rho = 0.2\\)</span>, kept when '
+               '<span class="math notranslate nohighlight">\\(S_{ij}\\ge\\tau^*\\)</span>; parameter '
+               '<code class="docutils literal notranslate"><span class="pre">n_data</span></code>.')
+    html, toc = _caption_site(tmp_path, caption)
+    assert run(html, toc) == 0
+
+
+def test_long_caption_fails(tmp_path, capsys):
+    html, toc = _caption_site(tmp_path, " ".join(["word"] * 81))
+    assert run(html, toc) == 1
+    assert "a caption of 83 words" in capsys.readouterr().err  # "Fig. 1" counts as two words
+    assert run(html, toc, "--max-caption-words", "90") == 0
