@@ -20,7 +20,8 @@ def test_make_test_gpu_says_when_nothing_was_checked():
         pytest.skip("make is not installed")
     bin_dir = Path(sys.executable).parent
     lines = subprocess.run(["make", "-s", "-n", "-o", "venv", "test-gpu", f"BIN={bin_dir}"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.strip().splitlines()
+                           capture_output=True, text=True, check=True).stdout
+    lines = lines.replace("\\\n", " ").strip().splitlines()  # join the recipe's continued lines
     assert any("pytest -q -m gpu" in line for line in lines), lines
     check = [line for line in lines if "torch.cuda.is_available" in line]
     assert len(check) == 1, lines
