@@ -12,7 +12,7 @@ MATHJAX := 3.2.2
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: list help venv test test-slow test-gpu lint book book-fast student run sweep bench check-site browser-test clean \
+.PHONY: list help venv test test-slow test-gpu lint book book-fast student run sweep bench check-site browser-test publish clean \
 	check-reference update-reference check-numbers paper-bundle
 
 help:
@@ -23,6 +23,7 @@ help:
 	@echo "make sweep NB=convergence G='--grid density=0.05,0.1'   sweep a grid of parameters"
 	@echo "make list        list the chapters, their parameters count and presets"
 	@echo "make student     build the student edition (solutions stripped) into student/_build/html"
+	@echo "make publish     push _build/html (after make book) to the gh-pages branch (ghp-import)"
 	@echo "make bench       time the batched kernels (benchmarks/)"
 	@echo "make paper-bundle  (re)compute the paper-scale convergence results in results/paper (resumable)"
 	@echo "make check-reference   compare the built metrics (_build/outputs) with tests/reference/*.yaml"
@@ -44,8 +45,11 @@ test: venv
 test-slow: venv
 	GRAPHON_PROGRESS=0 $(BIN)/python -m pytest -q -m slow
 
+# Without a GPU every gpu test is skipped and pytest exits 0: say loudly that nothing was checked.
 test-gpu: venv
 	GRAPHON_PROGRESS=0 $(BIN)/python -m pytest -q -m gpu
+	@$(BIN)/python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null || \
+	  echo "make test-gpu: torch sees no CUDA GPU here, so every gpu test was SKIPPED: nothing was checked."
 
 lint: venv
 	$(BIN)/ruff check graphon tests benchmarks scripts
@@ -87,6 +91,13 @@ check-numbers: venv
 browser-test: venv
 	bash scripts/ci_browser_setup.sh $(VENV)
 	$(BIN)/python -m pytest -q -m browser tests/browser --site _build/html
+
+# Publishing, Jupyter Book's own recipe: ghp-import commits exactly _build/html (plus .nojekyll, so that
+# GitHub Pages serves the _static/ folders) to the gh-pages branch and pushes it. Run `make book` first;
+# check-site refuses a tree with absolute paths, remote scripts or dangling links. CI's alternative is
+# .github/workflows/pages.yml (the same make book, then GitHub's Pages actions).
+publish: check-site
+	$(BIN)/ghp-import --no-jekyll --force --push --message "Publish the book from $$(git rev-parse --short HEAD)" _build/html
 
 student: venv mathjax
 	$(BIN)/python scripts/student_edition.py --out student --build

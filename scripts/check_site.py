@@ -15,7 +15,19 @@ Checks, each failure printed as one line starting with ``FAIL``:
    page (inline scripts included), and no ``@import``/``url()`` of a remote address in the site's CSS.
    Ordinary links (``<a href>``, e.g. the DOIs in the bibliography) are allowed: they load nothing;
 5. MathJax is served locally: each page that references ``mathjax`` loads it from ``_static``, that file
-   exists, and so does the folder of TeX extensions it autoloads (``input/tex/extensions``).
+   exists, and so does the folder of TeX extensions it autoloads (``input/tex/extensions``);
+6. the folder is publishable as it is (``make publish`` pushes exactly this folder): no ``href``/``src`` is an
+   absolute path (``/...`` breaks on a project site served under ``/<repository>/``) or a ``file:`` address, no
+   page contains the absolute path of the folder the book was built in or a ``site-packages/`` path (a warning
+   with the builder's local paths, as tqdm's ``TqdmWarning`` once was), and every local link
+   (``<a href>``, ``<link href>``, ``src``) points to a file that exists;
+7. no page shows a cell's stderr (myst-nb's ``output stderr`` block): the build's ``nb_output_stderr: warn``
+   fails on it, and this catches a site built without that setting;
+8. the indices are not empty shells: a ``genindex.html``, if present, has entries, and the proof index
+   (``prf-prf.html``, see ``scripts/proof_index.py``) names its entries by title, not by raw label;
+9. figure captions are short and their maths typeset: at most ``--max-caption-words`` words (default 80, not
+   counting typeset maths; the discussion belongs in the text), and no ASCII pseudo-maths outside ``$...$``:
+   ``>=``, ``<=``, ``!=``, ``x^2``, ``x_i``, ``sqrt(``, ``tau*``, or a Greek letter spelt out (``rho``, ``tau``...).
 
 Exit status 0 when all checks pass, 1 otherwise, 2 on bad arguments. A summary (pages, figures per chapter)
 is printed either way.
@@ -57,6 +69,10 @@ def is_remote(url: str) -> bool:
 class PageScan:
     """What :class:`_PageParser` found in one HTML page."""
 
+    local_refs: list[str] = field(default_factory=list)  # every href/src that is not remote, mailto:...
+    stderr_outputs: int = 0
+    index_entries: list[tuple[str, str]] = field(default_factory=list)  # (href, text) of <code class="xref">
+    captions: list[str] = field(default_factory=list)  # <figcaption> text, typeset maths left out
     remote_loads: list[str] = field(default_factory=list)
     output_images: list[str] = field(default_factory=list)  # src of <img> inside notebook cell outputs
     figures: int = 0  # numbered figures (<figure> with a caption) that hold an output image
@@ -69,6 +85,11 @@ class _PageParser(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.scan = PageScan()
         self._stack: list[tuple[str, bool, bool]] = []  # (tag, in cell output, in figure)
+        self._last_href = ""
+        self._xref_text: str | None = None
+        self._caption: list[str] | None = None
+        self._skip_tag: str | None = None
+        self._skip_depth = 0
 
     def _inside(self) -> tuple[bool, bool]:
         return (self._stack[-1][1], self._stack[-1][2]) if self._stack else (False, False)
@@ -80,6 +101,23 @@ class _PageParser(HTMLParser):
         in_output = in_output or "cell_output" in classes
         if "traceback" in classes and "output" in classes:
             self.scan.tracebacks += 1
+        if "stderr" in classes and "output" in classes:
+            self.scan.stderr_outputs += 1
+        for attr in ("href", "src"):
+            value = attrs_d.get(attr, "").strip()
+            if value and not is_remote(value) and urlsplit(value).scheme not in _NON_FILE_SCHEMES:
+                self.scan.local_refs.append(value)
+        if tag == "a":
+            self._last_href = attrs_d.get("href", "")
+        if tag == "code" and "xref" in classes:
+            self._xref_text = ""
+        if tag == "figcaption":
+            self._caption = []
+        if self._caption is not None:
+            if self._skip_tag is None and (tag == "code" or "math" in classes):
+                self._skip_tag, self._skip_depth = tag, 0  # typeset maths and code are not caption prose
+            if tag == self._skip_tag:
+                self._skip_depth += 1
         if tag == "script" and attrs_d.get("src"):
             self.scan.scripts.append(attrs_d["src"])
         for attr, value in attrs_d.items():
@@ -99,12 +137,28 @@ class _PageParser(HTMLParser):
         if tag not in _VOID:
             self._stack.append((tag, in_output, in_figure))
 
+    def handle_data(self, data):
+        if self._xref_text is not None:
+            self._xref_text += data
+        if self._caption is not None and self._skip_tag is None:
+            self._caption.append(data)
+
     def handle_startendtag(self, tag, attrs):
         self.handle_starttag(tag, attrs)
         if tag not in _VOID and self._stack and self._stack[-1][0] == tag:
             self._stack.pop()
 
     def handle_endtag(self, tag):
+        if tag == self._skip_tag:
+            self._skip_depth -= 1
+            if self._skip_depth == 0:
+                self._skip_tag = None
+        if tag == "figcaption" and self._caption is not None:
+            self.scan.captions.append(" ".join("".join(self._caption).split()))
+            self._caption = None
+        if tag == "code" and self._xref_text is not None:
+            self.scan.index_entries.append((self._last_href, self._xref_text.strip()))
+            self._xref_text = None
         # Pop up to the matching open tag (tolerates unclosed <p>, <li>...).
         for k in range(len(self._stack) - 1, -1, -1):
             if self._stack[k][0] == tag:
@@ -112,6 +166,10 @@ class _PageParser(HTMLParser):
                 return
 
 
+ASCII_MATHS = re.compile(
+    r">=|<=|!=|\bsqrt\(|\b[A-Za-z]\^[-\w({]|\b[A-Za-z]_[\w{]|\b(tau|rho|alpha|beta|gamma|delta|lambda|sigma|xi|"
+    r"pi|theta|epsilon)\b\*?|\b[a-z]\*(?=\W|$)")
+_NON_FILE_SCHEMES = {"mailto", "data", "javascript", "tel", "blob", "about"}
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
@@ -160,7 +218,7 @@ def _page_for(chapter: str, pages: list[str]) -> str:
 
 
 def check_site(html_dir: Path, toc: Path, chapters=DEFAULT_CHAPTERS, min_figures: int = 1,
-               require_ipynb: bool = True) -> tuple[list[str], list[str]]:
+               require_ipynb: bool = True, max_caption_words: int = 80) -> tuple[list[str], list[str]]:
     """Run every check. Returns (failures, summary lines)."""
     failures: list[str] = []
     summary: list[str] = []
@@ -177,6 +235,11 @@ def check_site(html_dir: Path, toc: Path, chapters=DEFAULT_CHAPTERS, min_figures
 
     html_files = sorted(html_dir.rglob("*.html"))
     scans = {}
+    # The folder the book was built in (html_dir is <book>/_build/html) and any interpreter's packages.
+    local_paths = ["site-packages/"]
+    book_root = html_dir.resolve().parent.parent
+    if len(book_root.parts) > 2:  # not "/" or "/x": too short to be a meaningful needle
+        local_paths.append(str(book_root) + "/")
     for path in html_files:
         text = path.read_text(encoding="utf8", errors="replace")
         scan = scan_page(text)
@@ -197,6 +260,49 @@ def check_site(html_dir: Path, toc: Path, chapters=DEFAULT_CHAPTERS, min_figures
                 elif not (local.parent / "input" / "tex" / "extensions").is_dir():
                     failures.append(f"{rel}: MathJax's TeX extensions are not next to {src}: commands that "
                                     "MathJax autoloads (\\boldsymbol, \\cancel...) would fail (run make mathjax)")
+
+        # 6. publishable as it is: relative links only, no local paths, no dangling local link
+        template = rel.startswith("_static/")  # the themes' Jinja macro files: not pages
+        for ref in sorted(set(scan.local_refs)) if not template else []:
+            target = urlsplit(ref)
+            if target.scheme == "file" or ref.startswith("/"):
+                failures.append(f"{rel}: absolute address {ref!r} (breaks once published; use a relative link)")
+                continue
+            if not target.path:
+                continue  # "#anchor" or "?query" on the same page
+            local = (path.parent / unquote(target.path)).resolve()
+            if not local.exists():
+                failures.append(f"{rel}: links to {ref!r}, which is not in the site")
+        for needle in local_paths:
+            if needle in text:
+                failures.append(f"{rel}: contains the local path {needle!r} (a warning or a path of the machine "
+                                "that built the book leaked into the page)")
+        # 7. no stderr on a page
+        if scan.stderr_outputs:
+            failures.append(f"{rel}: {scan.stderr_outputs} stderr output(s) of an executed cell on the page "
+                            "(a warning or a progress bar; remove it at its source)")
+
+        # 9. short captions with typeset maths
+        for caption in scan.captions:
+            words = len(caption.split())
+            if words > max_caption_words:
+                failures.append(f"{rel}: a caption of {words} words (at most {max_caption_words}; put the "
+                                f"discussion in the text): {caption[:70]!r}...")
+            for match in sorted({m.group(0) for m in ASCII_MATHS.finditer(caption)}):
+                failures.append(f"{rel}: ASCII maths {match!r} in a caption (typeset it: $...$): "
+                                f"{caption[:70]!r}...")
+
+    # 8. indices with content
+    genindex = html_dir / "genindex.html"
+    if genindex.is_file() and "genindextable" not in genindex.read_text(encoding="utf8", errors="replace"):
+        failures.append("genindex.html: the general index is empty (set html_use_index: false, or add entries)")
+    proof_index = html_dir / "prf-prf.html"
+    if proof_index in scans:
+        for href, text in scans[proof_index].index_entries:
+            anchor = urlsplit(href).fragment
+            if anchor and text == anchor:
+                failures.append(f"prf-prf.html: the proof index names an entry by its raw label {text!r} "
+                                "(is proof_index in the extensions of _config.yml?)")
 
     for css in sorted(html_dir.rglob("*.css")):
         text = css.read_text(encoding="utf8", errors="replace")
@@ -248,12 +354,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="chapters that must show figures (default: %(default)s)")
     parser.add_argument("--min-figures", type=int, default=1, help="figures each chapter needs (default 1)")
     parser.add_argument("--no-ipynb", action="store_true", help="do not require the .ipynb downloads")
+    parser.add_argument("--max-caption-words", type=int, default=80,
+                        help="longest figure caption allowed, in words, maths excluded (default 80)")
     args = parser.parse_args(argv)
     toc = args.toc
     if toc is None:
         guess = args.html.resolve().parent.parent / "_toc.yml"
         toc = guess if guess.is_file() else Path("_toc.yml")
-    failures, summary = check_site(args.html, toc, args.chapters, args.min_figures, not args.no_ipynb)
+    failures, summary = check_site(args.html, toc, args.chapters, args.min_figures, not args.no_ipynb,
+                                   args.max_caption_words)
     for line in summary:
         print(line)
     for line in failures:

@@ -12,15 +12,20 @@ What is removed from each ``book/**/*.md``:
 * every gated solution, from a ``{solution-start}`` directive to the matching ``{solution-end}`` directive,
   including the markdown and code cells between them.
 
+* every block of lines from a ``% student-edition: omit-start`` comment line to the next
+  ``% student-edition: omit-end`` comment line, both included: text meant for the teacher's edition only
+  (e.g. the root page's "the solutions are in drop-downs").
+
 A ``{solution}`` written *inside* a literal block (``{code-cell}``, ``{code}``, a plain ```` ```markdown ````
 example...) is text, not a directive, and is left alone. Each page that lost a solution gets a short note
 under its title, and the root page gets a note that this is the student edition. Everything else is copied
 byte for byte. Running the script again gives the same result, and so does running it on its own output.
 
 What is copied to ``--out``: ``_config.yml`` (title marked "student edition"), ``_toc.yml``, ``book/``,
-``scripts/export_notebooks.py`` (the Sphinx extension that ``_config.yml`` loads), ``_static_vendor/``
-(the local MathJax, if ``make mathjax`` has run) and ``data/`` (without ``data/cache``). An existing ``--out``
-folder is cleared first, except its ``_build``; a folder that this script did not create is never cleared.
+``research/`` (the notes that ``book/research/*.md`` include), the Sphinx extensions that ``_config.yml`` loads
+from ``scripts/`` (``export_notebooks.py``, ``proof_index.py``, ``research_links.py``), ``_site_static/``
+(the site's CSS and JS), ``_static_vendor/`` (the local MathJax, if ``make mathjax`` has run) and ``data/``
+(without ``data/cache``). An existing ``--out`` folder is cleared first, except its ``_build``; a folder that this script did not create is never cleared.
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MARKER_FILE = "STUDENT_EDITION.txt"
 NOTE_MARKER = "% student-edition: solutions removed"
+OMIT_START = "% student-edition: omit-start"
+OMIT_END = "% student-edition: omit-end"
+#: Sphinx extensions in scripts/ that _config.yml loads (sphinx.local_extensions).
+LOCAL_EXTENSIONS = ("export_notebooks.py", "proof_index.py", "research_links.py")
 ROOT_MARKER = "% student-edition: root note"
 
 #: Directives whose body MyST reads as literal text (a ``{solution}`` inside them is not a directive).
@@ -232,9 +241,31 @@ def add_note(text: str, note: str, marker: str) -> str:
     return "".join(lines[:at] + insert + lines[at:])
 
 
+def strip_teacher_only(text: str) -> str:
+    """Remove every block from an ``OMIT_START`` line to the next ``OMIT_END`` line (both included).
+
+    A blank line left doubled by the removal is dropped. Raises ``ValueError`` on a start without an end.
+    """
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if lines[i].lstrip().startswith(OMIT_START):
+            end = next((k for k in range(i + 1, len(lines)) if lines[k].lstrip().startswith(OMIT_END)), None)
+            if end is None:
+                raise ValueError(f"'{OMIT_START}' on line {i + 1} has no matching '{OMIT_END}'")
+            i = end + 1
+            if out and not out[-1].strip() and i < len(lines) and not lines[i].strip():
+                i += 1
+            continue
+        out.append(lines[i])
+        i += 1
+    return "".join(out)
+
+
 def student_page(text: str, is_root: bool = False) -> tuple[str, StripResult]:
-    """The student version of one page: solutions removed, notes added."""
-    result = strip_solutions(text)
+    """The student version of one page: solutions and teacher-only blocks removed, notes added."""
+    result = strip_solutions(strip_teacher_only(text))
     new = result.text
     if result.removed:
         new = add_note(new, STUDENT_NOTE, NOTE_MARKER)
@@ -284,10 +315,12 @@ def make_edition(src: Path, out: Path) -> dict[str, int]:
     (out / "_config.yml").write_text(config, encoding="utf8")
     shutil.copy2(src / "_toc.yml", out / "_toc.yml")
     (out / "scripts").mkdir()
-    if (src / "scripts" / "export_notebooks.py").is_file():
-        shutil.copy2(src / "scripts" / "export_notebooks.py", out / "scripts" / "export_notebooks.py")
-    if (src / "_static_vendor").is_dir():
-        shutil.copytree(src / "_static_vendor", out / "_static_vendor")
+    for name in LOCAL_EXTENSIONS:
+        if (src / "scripts" / name).is_file():
+            shutil.copy2(src / "scripts" / name, out / "scripts" / name)
+    for folder in ("_static_vendor", "_site_static", "research"):
+        if (src / folder).is_dir():
+            shutil.copytree(src / folder, out / folder)
     if (src / "data").is_dir():
         shutil.copytree(src / "data", out / "data", ignore=shutil.ignore_patterns("cache", "*.ipynb"))
 

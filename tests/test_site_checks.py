@@ -62,6 +62,7 @@ def make_site(tmp_path: Path, chapter_body: str = FIGURE, head: str = "") -> tup
     (html / "_static" / "mathjax" / "tex-mml-chtml.js").write_text("// mathjax")
     (html / "_static" / "mathjax" / "input" / "tex" / "extensions").mkdir(parents=True)
     (html / "_static" / "mathjax" / "input" / "tex" / "extensions" / "boldsymbol.js").write_text("//")
+    (html / "_static" / "doctools.js").write_text("// doctools")
     (html / "_static" / "styles").mkdir(parents=True)
     (html / "_static" / "styles" / "theme.css").write_text("body { background: url(../img/x.png); }")
     (html / "_sources" / "book").mkdir(parents=True)
@@ -247,3 +248,202 @@ def test_export_notebooks_hook(tmp_path):
     context = {}  # a page that is not a notebook gets nothing
     ex._add_ipynb_download(app, "book/intro", "page.html", context, doctree=object())
     assert "ipynb_source" not in context
+
+
+# --- 6.-8.: publishable as it is, no stderr, indices with content ---
+
+ROOT_PAGE = PAGE.replace("../", "")  # a page at the top of the site (genindex.html, prf-prf.html)
+
+@pytest.mark.parametrize("body, message", [
+    ('<a href="/book/intro.html">root-absolute</a>', "absolute address '/book/intro.html'"),
+    ('<img src="file:///home/me/_build/html/_images/abc.png" />', "absolute address"),
+    ('<a href="../genindex.html">Index</a>', "links to '../genindex.html', which is not in the site"),
+    ('<a href="missing.html#x">gone</a>', "which is not in the site"),
+    ('<pre>/usr/lib/python3/site-packages/tqdm/auto.py:21: TqdmWarning</pre>', "contains the local path"),
+    ('<div class="output stderr highlight-myst-ansi notranslate"><pre>warn</pre></div>', "stderr output"),
+])
+def test_unpublishable_pages_fail(tmp_path, capsys, body, message):
+    html, toc = make_site(tmp_path)
+    page = html / "book" / "intro.html"
+    page.write_text(PAGE.format(head="", body=body))
+    assert run(html, toc) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_page_with_the_build_folder_path_fails(tmp_path, capsys):
+    html, toc = make_site(tmp_path)
+    leaked = f"<pre>{tmp_path}/book/convergence.md:12: UserWarning</pre>"
+    (html / "book" / "intro.html").write_text(PAGE.format(head="", body=leaked))
+    assert run(html, toc) == 1
+    assert "contains the local path" in capsys.readouterr().err
+
+
+def test_relative_links_anchors_and_mail_pass(tmp_path):
+    html, toc = make_site(tmp_path)
+    body = ('<a href="references.html#id3">ref</a> <a href="#top">top</a> <a href="mailto:a@b.c">mail</a> '
+            '<a href="../_images/abc.png">image</a> <a href="https://mybinder.org/v2/gh/o/r/main">Binder</a>')
+    (html / "book" / "intro.html").write_text(PAGE.format(head="", body=body))
+    assert run(html, toc) == 0
+
+
+def test_empty_genindex_fails(tmp_path, capsys):
+    html, toc = make_site(tmp_path)
+    (html / "genindex.html").write_text(ROOT_PAGE.format(head="", body="<h1>Index</h1>"))
+    assert run(html, toc) == 1
+    assert "general index is empty" in capsys.readouterr().err
+    (html / "genindex.html").write_text(ROOT_PAGE.format(head="", body='<table class="indextable genindextable">'
+                                                                   "<tr><td>x</td></tr></table>"))
+    assert run(html, toc) == 0
+
+
+def test_proof_index_with_raw_labels_fails(tmp_path, capsys):
+    html, toc = make_site(tmp_path)
+    entry = '<tr><td><a href="book/intro.html#{a}"><code class="xref">{t}</code></a></td></tr>'
+    raw = ROOT_PAGE.format(head="", body="<table class='modindextable'>" + entry.format(a="def-fsm", t="def-fsm")
+                      + "</table>")
+    (html / "prf-prf.html").write_text(raw)
+    assert run(html, toc) == 1
+    assert "raw label 'def-fsm'" in capsys.readouterr().err
+    titled = raw.replace(">def-fsm</code>", ">Definition 2.2 Factorised Saliency Model</code>")
+    (html / "prf-prf.html").write_text(titled)
+    assert run(html, toc) == 0
+
+
+# --- Publishing: `make publish` (ghp-import) and .github/workflows/pages.yml push exactly _build/html ---
+
+def _publish_command(tmp_path: Path) -> str:
+    """The shell line `make publish` runs (make -n, prerequisites not remade), with --push removed."""
+    import subprocess
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    out = subprocess.run(["make", "-s", "-n", "-o", "venv", "-o", "check-site", "publish", f"BIN={bin_dir}"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip().splitlines()
+    lines = [line for line in out if "ghp-import" in line]
+    assert len(lines) == 1, out
+    assert "--push" in lines[0] and lines[0].rstrip().endswith(" _build/html")
+    return lines[0].replace("--push", "")
+
+
+def test_make_publish_commits_exactly_the_built_site(tmp_path):
+    """Run the Makefile's own ghp-import line (without the push) in a scratch repository holding a built
+    site: the gh-pages branch is exactly _build/html plus .nojekyll, byte for byte."""
+    import shutil
+    import subprocess
+    import sys
+
+    if not (Path(sys.executable).parent / "ghp-import").exists() or shutil.which("make") is None:
+        pytest.skip("ghp-import (the book extra) or make is not installed")
+    repo = tmp_path / "repo"
+    html, _ = make_site(repo)
+    (repo / "README.md").write_text("source, not published\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "README.md"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "source"], cwd=repo, check=True)
+    env = {**__import__("os").environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    subprocess.run(_publish_command(tmp_path), shell=True, cwd=repo, check=True, env=env)
+    listed = subprocess.run(["git", "ls-tree", "-r", "--name-only", "gh-pages"], cwd=repo, check=True,
+                            capture_output=True, text=True).stdout.split()
+    built = sorted(p.relative_to(html).as_posix() for p in html.rglob("*") if p.is_file())
+    assert sorted(listed) == sorted([*built, ".nojekyll"])
+    for rel in built:
+        blob = subprocess.run(["git", "show", f"gh-pages:{rel}"], cwd=repo, check=True, capture_output=True).stdout
+        assert blob == (html / rel).read_bytes(), rel
+    # and the tree that was published passes the site checks (relative links only, nothing remote)
+    assert run(html, repo / "_toc.yml") == 0
+
+
+def test_pages_workflow_builds_with_make_book_and_uploads_build_html():
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text(encoding="utf8"))
+    steps = workflow["jobs"]["build"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    book = next(i for i, r in enumerate(runs) if r.startswith("make book"))
+    check = next(i for i, r in enumerate(runs) if r.strip() == "make check-site")
+    upload = next(i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("actions/upload-pages-artifact"))
+    assert book < check < upload
+    assert steps[upload]["with"]["path"] == "_build/html"
+    assert any(str(s.get("uses", "")).startswith("actions/deploy-pages") for s in workflow["jobs"]["deploy"]["steps"])
+
+
+def test_binder_launch_link_is_a_plain_link():
+    """_config.yml: Binder (reads environment.yml) is the only launch provider; no Thebe, so no remote script."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf8"))
+    launch = config["launch_buttons"]
+    assert launch["binderhub_url"] == "https://mybinder.org"
+    assert not launch.get("thebe") and not launch.get("colab_url") and not launch.get("jupyterhub_url")
+    assert "sphinx_thebe" not in config["sphinx"]["config"]["extensions"]
+    assert (ROOT / "environment.yml").is_file()
+
+
+# --- scripts/research_links.py and scripts/proof_index.py (Sphinx hooks, tested without a build) ---
+
+class _Builder:
+    def get_relative_uri(self, source, target):
+        return f"REL({source}->{target})"
+
+
+def test_research_note_spans_become_links():
+    from docutils import nodes
+
+    rl = load_script("research_links")
+    para = nodes.paragraph("", "", nodes.Text("see "), nodes.literal("research/paper.md", "research/paper.md"),
+                           nodes.Text(" §4.3 and "), nodes.literal("graphon.ntk", "graphon.ntk"))
+    linked = nodes.reference("", "", nodes.literal("research/paper.md", "research/paper.md"), refuri="x")
+    doc = nodes.section("", para, nodes.paragraph("", "", linked))
+    app = type("App", (), {"builder": _Builder(),
+                           "env": type("Env", (), {"found_docs": {"book/research/paper"}})()})()
+    assert rl.link_notes(app, doc, "book/convergence") == 1
+    refs = list(doc.findall(nodes.reference))
+    assert [r["refuri"] for r in refs] == ["REL(book/convergence->book/research/paper)", "x"]
+    assert refs[0].astext() == "research/paper.md"
+    assert "graphon.ntk" in doc.astext()  # other code spans untouched
+
+
+def test_proof_index_titles_are_plain_text():
+    pi = load_script("proof_index")
+    assert pi._plain(" (Convergence of PaI masks (paper, Thm 4.7))") == "Convergence of PaI masks (paper, Thm 4.7)"
+    assert pi._plain(" (Dense core of size $\\alpha n p^k$)") == "Dense core of size \\alpha n p^k"
+    assert pi._plain("") == ""
+
+
+# --- 9. captions: short, maths typeset ---
+
+def _caption_site(tmp_path, caption_html):
+    body = FIGURE.replace("<p><span class=\"caption-number\">Fig. 1 </span>Caption.</p>",
+                          f"<p><span class=\"caption-number\">Fig. 1 </span>{caption_html}</p>")
+    return make_site(tmp_path, chapter_body=body)
+
+
+@pytest.mark.parametrize("caption, bad", [
+    ("Kept fraction P(xi a(u) b(v) >= tau*) against n.", ">="),
+    ("The cut distance falls like n^-1/2.", "n^-"),
+    ("Edges per row x_i of the mask.", "x_i"),
+    ("Masks at rho = 0.2 for each width.", "rho"),
+    ("Error against sqrt(d) for each method.", "sqrt("),
+])
+def test_ascii_maths_in_a_caption_fails(tmp_path, capsys, caption, bad):
+    html, toc = _caption_site(tmp_path, caption)
+    assert run(html, toc) == 1
+    err = capsys.readouterr().err
+    assert "ASCII maths" in err and repr(bad)[1:-1] in err
+
+
+def test_typeset_maths_and_code_in_a_caption_pass(tmp_path):
+    caption = ('Masks at <span class="math notranslate nohighlight">\\(\\rho = 0.2\\)</span>, kept when '
+               '<span class="math notranslate nohighlight">\\(S_{ij}\\ge\\tau^*\\)</span>; parameter '
+               '<code class="docutils literal notranslate"><span class="pre">n_data</span></code>.')
+    html, toc = _caption_site(tmp_path, caption)
+    assert run(html, toc) == 0
+
+
+def test_long_caption_fails(tmp_path, capsys):
+    html, toc = _caption_site(tmp_path, " ".join(["word"] * 81))
+    assert run(html, toc) == 1
+    assert "a caption of 83 words" in capsys.readouterr().err  # "Fig. 1" counts as two words
+    assert run(html, toc, "--max-caption-words", "90") == 0

@@ -235,3 +235,43 @@ def test_cli_on_the_real_book(tmp_path):
         assert student.count("{exercise}") == original.count("{exercise}"), f"{rel}: exercise lost"
         if se.strip_solutions(original).removed == 0 and rel.as_posix() != "book/intro.md":
             assert (out / rel).read_bytes() == page.read_bytes(), f"{rel} changed"
+
+
+# --- teacher-only blocks (% student-edition: omit-start ... omit-end) ---
+
+def test_teacher_only_block_is_removed_and_the_rest_kept():
+    page = ("# Intro\n\n* a\n* b\n\n" + se.OMIT_START + " (why)\nSolutions are in drop-downs.\n"
+            + se.OMIT_END + "\n\nAfter.\n")
+    assert se.strip_teacher_only(page) == "# Intro\n\n* a\n* b\n\nAfter.\n"
+    assert se.strip_teacher_only(se.strip_teacher_only(page)) == se.strip_teacher_only(page)
+    with pytest.raises(ValueError, match="no matching"):
+        se.strip_teacher_only("x\n" + se.OMIT_START + "\ny\n")
+
+
+def test_student_intro_does_not_promise_solution_drop_downs(tmp_path):
+    """The real root page: the teacher's sentence about drop-downs is gone from the student edition."""
+    original = (ROOT / "book" / "intro.md").read_text(encoding="utf8")
+    assert se.OMIT_START in original and "drop-down" in original
+    student, _ = se.student_page(original, is_root=True)
+    assert "drop-down" not in student and "dropdown" not in student
+    assert se.OMIT_START not in student and se.ROOT_MARKER in student
+
+
+def test_edition_copies_what_the_config_loads(tmp_path):
+    src = _fake_repo(tmp_path / "src")
+    (src / "research").mkdir()
+    (src / "research" / "paper.md").write_text("# Notes\n")
+    (src / "_site_static").mkdir()
+    (src / "_site_static" / "graphon-site.css").write_text("body {}\n")
+    (src / "scripts" / "proof_index.py").write_text("def setup(app):\n    return {}\n")
+    out = tmp_path / "student"
+    se.make_edition(src, out)
+    for rel in ("research/paper.md", "_site_static/graphon-site.css", "scripts/proof_index.py",
+                "scripts/export_notebooks.py"):
+        assert (out / rel).read_bytes() == (src / rel).read_bytes(), rel
+    # every local extension named in the real _config.yml is one the edition copies
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf8"))
+    names = {f"{name}.py" for name in config["sphinx"]["local_extensions"]}
+    assert names <= set(se.LOCAL_EXTENSIONS)

@@ -18,6 +18,10 @@ For each HTML page:
 
 And for the result chapters: maths typeset, a figure loaded, solution drop-downs present (except in the student
 edition), and the page's download menu offers the `.ipynb` (the file exists).
+
+Then the search page opened from disk with a query (results listed, no console error), and every page on a
+400 x 800 phone viewport (test_phone_layout: no sideways page scroll, wide equations and figures scroll in
+their own box with a visible cue, figures never below 70 % of their natural size).
 """
 
 from __future__ import annotations
@@ -79,8 +83,9 @@ async () => {
 class Visit:
     """One page opened in a fresh browser context, with everything it tried to load or log."""
 
-    def __init__(self, browser, path: Path):
-        self.context = browser.new_context(java_script_enabled=True, service_workers="block")
+    def __init__(self, browser, path: Path, query: str = "", viewport: dict | None = None):
+        options = {"viewport": viewport, "is_mobile": True, "has_touch": True} if viewport else {}
+        self.context = browser.new_context(java_script_enabled=True, service_workers="block", **options)
         self.remote: list[str] = []
         self.failed_local: list[str] = []
         self.console_errors: list[str] = []
@@ -93,7 +98,7 @@ class Visit:
         self.page.on("pageerror", lambda exc: self.console_errors.append(f"uncaught: {exc}"))
         html = path.read_text(encoding="utf8", errors="replace")
         redirect = re.search(r'http-equiv="Refresh" content="\d+;\s*url=([^"]+)"', html, flags=re.I)
-        self.page.goto(path.as_uri(), wait_until="load")
+        self.page.goto(path.as_uri() + query, wait_until="load")
         if redirect:  # JB1's index.html redirects to the root page
             target = (path.parent / redirect.group(1)).resolve().as_uri()
             self.page.wait_for_url(target)
@@ -212,3 +217,102 @@ def test_chapters_have_math_figures_and_solutions(browser, site):
         finally:
             v.close()
     assert found, f"no result chapter under {site / 'book'}"
+
+
+# --- Search opened from disk (issue: titles only and CORS errors from file://) ---
+
+def test_search_works_from_disk(browser, site):
+    """search.html?q=graphon from file://: results listed, no console error (no blocked preview fetches),
+    and a note that says how to serve the site for previews."""
+    path = site / "search.html"
+    if not path.is_file():
+        pytest.fail(f"no search page at {path}")
+    v = Visit(browser, path, query="?q=graphon")
+    try:
+        v.page.wait_for_selector("#search-results ul.search li", timeout=20_000)
+        v.page.wait_for_timeout(500)  # previews, if any, would be fetched now
+        results = v.page.locator("#search-results ul.search li").count()
+        note = v.page.locator(".graphon-search-note").inner_text()
+        assert results >= 3, f"only {results} result(s) for 'graphon'"
+        assert "python -m http.server" in note
+        assert not v.console_errors, f"console error(s): {v.console_errors[:5]}"
+        assert not v.failed_local, f"local file(s) failed to load: {v.failed_local[:5]}"
+        assert not v.remote, f"request(s) to other hosts: {v.remote[:5]}"
+    finally:
+        v.close()
+
+
+# --- A 400 px phone (Chromium, 400 x 800) ---
+
+PHONE = {"width": 400, "height": 800}
+MIN_FIGURE_SCALE = 0.7  # _site_static/graphon-site.js: a figure is never shown below 70 % of its natural size
+
+PHONE_LAYOUT_JS = """
+async () => {
+  const imgs = Array.from(document.querySelectorAll('div.cell_output img'));
+  imgs.forEach(img => { img.loading = 'eager'; });
+  await Promise.all(imgs.map(img => img.complete ? null : new Promise(resolve => {
+    img.addEventListener('load', resolve); img.addEventListener('error', resolve); setTimeout(resolve, 10000);
+  })));
+  await new Promise(r => setTimeout(r, 300));  // let graphon-site.js size the figures
+  const cue = el => {
+    const s = getComputedStyle(el);
+    return ['auto', 'scroll'].includes(s.overflowX) && s.backgroundImage.includes('gradient');
+  };
+  const scrolls = el => {  // the box really scrolls sideways
+    const before = el.scrollLeft; el.scrollLeft = 40; const moved = el.scrollLeft > before; el.scrollLeft = before;
+    return moved;
+  };
+  const equations = Array.from(document.querySelectorAll('mjx-container[display="true"]')).map(el => {
+    const over = el.scrollWidth > el.clientWidth + 1;
+    return {over, cue: cue(el), scrolls: over ? scrolls(el) : true, right: el.getBoundingClientRect().right,
+            tex: (el.getAttribute('aria-label') || el.textContent).slice(0, 40)};
+  });
+  const figures = imgs.filter(img => img.naturalWidth > 0).map(img => {
+    const box = img.closest('.graphon-scroll');
+    const over = box ? box.scrollWidth > box.clientWidth + 1 : false;
+    return {src: img.getAttribute('src'), natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
+            boxed: !!box, over, cue: box ? cue(box) : false, scrolls: over ? scrolls(box) : true,
+            right: box ? box.getBoundingClientRect().right : img.getBoundingClientRect().right};
+  });
+  return {viewport: window.innerWidth, page: document.documentElement.scrollWidth, equations, figures};
+}
+"""
+
+
+def test_phone_layout(browser, site, page_path):
+    """On a 400 px phone: the page itself never scrolls sideways; a display equation wider than the screen
+    scrolls inside its own box, with the scroll-shadow cue; a figure is shown at >= 70 % of its natural size
+    (or whole), inside a box that scrolls with the same cue when it is wider than the screen."""
+    if page_path is None:
+        pytest.fail(f"no HTML pages under {site}")
+    name = page_path.relative_to(site).as_posix()
+    v = Visit(browser, page_path, viewport=PHONE)
+    try:
+        math = v.page.evaluate(MATH_STATE_JS)
+        assert not math["math"] or math["started"], f"{name}: MathJax did not start"
+        layout = v.page.evaluate(PHONE_LAYOUT_JS)
+    finally:
+        v.close()
+    problems = []
+    # Compare with the phone's width, not innerWidth: a mobile browser widens its layout viewport (and zooms
+    # out) when the page overflows, which would hide the overflow it is meant to measure.
+    layout["viewport"] = PHONE["width"]
+    if layout["page"] > layout["viewport"] + 1:
+        problems.append(f"the page is {layout['page']} px wide on a {layout['viewport']} px screen")
+    for eq in layout["equations"]:
+        if eq["right"] > layout["viewport"] + 1:
+            problems.append(f"equation runs off the screen: {eq['tex']!r}")
+        if eq["over"] and not (eq["cue"] and eq["scrolls"]):
+            problems.append(f"wide equation without a scroll box and cue: {eq['tex']!r}")
+    for fig in layout["figures"]:
+        if not fig["boxed"]:
+            problems.append(f"figure {fig['src']} is not in a .graphon-scroll box (graphon-site.js not loaded?)")
+        if fig["shown"] + 1 < min(fig["natural"], MIN_FIGURE_SCALE * fig["natural"]):
+            problems.append(f"figure {fig['src']} shown at {fig['shown']:.0f} px, natural {fig['natural']} px "
+                            f"(below {MIN_FIGURE_SCALE:.0%}: tick labels unreadable)")
+        if fig["over"] and not (fig["cue"] and fig["scrolls"]):
+            problems.append(f"figure {fig['src']} is wider than its box, which has no scroll cue")
+        if fig["right"] > layout["viewport"] + 1:
+            problems.append(f"figure box of {fig['src']} runs off the screen")
+    assert not problems, f"{name} at {PHONE['width']} px:\n  " + "\n  ".join(problems)
