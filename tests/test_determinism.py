@@ -19,7 +19,7 @@ from test_chapter_generalisation import TINY  # the chapter test's tiny paramete
 
 from graphon.outputs import to_jsonable
 from graphon.reference import WALL_TIME_KEYS, flatten, strip_wall_time
-from graphon.runner import run_chapter  # the one runner import (graphon.runs.runner later)
+from graphon.runs.runner import run_chapter  # the one runner import (graphon.runs.runner later)
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = "generalisation"
