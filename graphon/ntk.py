@@ -56,6 +56,7 @@ __all__ = [
     "MAX_DEGREE",
     "DEFAULT_TOL",
     "empirical_ntk",
+    "EMPIRICAL_METHODS",
     "first_layer_masks",
     "complexity",
     "kernel_alignment",
@@ -80,14 +81,15 @@ _ELEMENT_BUDGET = 2**22  # elements per chunk in the quadrature / kernel loops (
 
 
 # --------------------------------------------------------------------------- dual activations
-MAX_DEGREE = 371
-"""Largest Gauss-Hermite degree whose weights numpy computes without overflow (372+ gives NaN)."""
+MAX_DEGREE = 370
+"""Largest Gauss-Hermite degree whose weights numpy computes without overflow (371 and above give zeros or NaN)."""
 
-DEFAULT_TOL = 1e-9
+DEFAULT_TOL = 1e-6
 """Default tolerance of the adaptive Gauss-Hermite rule (relative to the Cauchy-Schwarz scale)."""
 
 _DEGREE_LADDER = (16, 24, 32, 48, 64, 96, 128, 192, 256, 320, MAX_DEGREE)
-_TAU_NEAR = 1e-4  # pairs with E(a-b)^2 < _TAU_NEAR (q1 + q2) get their distance recomputed exactly
+_WARNED = "the adaptive Gauss-Hermite rule did not reach tol"
+_TAU_NEAR = 1e-4  # relative gaps below this are recomputed without cancellation
 
 
 def _sqrt0(t: torch.Tensor) -> torch.Tensor:
@@ -100,27 +102,22 @@ def _geometric_mean(q1, q2):
 
 
 def _angle(q1, q2, c, dist=None):
-    """Angle ``theta`` in [0, pi] of a Gaussian pair with variances ``q1, q2``.
+    """Angle ``theta`` in [0, pi] of a Gaussian pair with variances ``q1, q2``; returns
+    ``(theta, s)``, ``s = sqrt(q1 q2)``.
 
-    With ``dist = E(a - b)^2`` (a non-negative number computed without cancellation), the angle is
-    that of a triangle with sides ``sqrt(q1), sqrt(q2)`` and opposite side ``sqrt(dist)``, by
-    Kahan's formula (W. Kahan, "Miscalculating area and angles of a needle-like triangle", 2014,
-    Sec. 12): ``theta = 2 atan2(sqrt(((a-b)+e) mu), sqrt((a+(b+e))((a-e)+b)))``, ``a >= b``, with
-    ``mu = e - (a-b)`` if ``b >= e`` else ``b - (a-e)``; its relative error is a few ulps for every
-    triangle, including the needle-like ones (``theta -> 0``). Without ``dist``, ``theta =
-    atan2(sqrt((s-c)(s+c)), c)``, ``s = sqrt(q1 q2)``: exact at ``c = s`` and as accurate as ``c``
-    allows elsewhere. A zero variance gives ``theta = pi/2`` (the covariance is 0).
+    With ``dist = E(a/sqrt(q1) - b/sqrt(q2))^2 = 2 (1 - cos theta)`` computed without cancellation
+    (the squared distance of the normalised pair), ``theta = 2 atan2(e, sqrt((2 - e)(2 + e)))``,
+    ``e = sqrt(dist)``: the chord-to-angle map, relative error a few ulps at every angle
+    (including ``theta -> 0``, where ``arccos(c/s)`` has condition number ``1/sin(theta)``).
+    Without ``dist``, ``theta = atan2(sqrt((s-c)(s+c)), c)``: exact at ``c = s`` and as accurate as
+    ``c`` allows elsewhere. A zero variance gives ``theta = pi/2`` (the covariance is 0).
     """
     s = _geometric_mean(q1, q2)
     if dist is None:
         theta = torch.atan2(_sqrt0((s - c) * (s + c)), c)
     else:
-        r1, r2, e = _sqrt0(q1), _sqrt0(q2), _sqrt0(dist)
-        a, b = torch.maximum(r1, r2), torch.minimum(r1, r2)
-        mu = torch.where(b >= e, e - (a - b), b - (a - e))
-        num = ((a - b) + e) * mu
-        den = (a + (b + e)) * ((a - e) + b)
-        theta = 2 * torch.atan2(_sqrt0(num), _sqrt0(den))
+        e = torch.clamp(_sqrt0(dist), max=2.0)
+        theta = 2 * torch.atan2(e, _sqrt0((2 - e) * (2 + e)))
     return torch.where(s > 0, theta, torch.full_like(theta, math.pi / 2)), s
 
 
@@ -138,7 +135,9 @@ def _sin_minus_theta_cos(theta):
 
 
 def _closed_form(activation: str, q1, q2, c, dist=None):
-    """``(V, Vdot, E(sigma(a) - sigma(b))^2)`` for relu or erf, from the stable angle."""
+    """``(V, Vdot, U')`` for relu or erf from the stable angle; ``U' = 2 (1 - cos theta')`` is the
+    next layer's normalised distance for relu (``None`` for erf, whose kernels are smooth in ``c``
+    and need no stable angle beyond the first layer)."""
     theta, s = _angle(q1, q2, c, dist)
     sin = torch.sin(theta)
     if activation == "relu":
@@ -146,19 +145,17 @@ def _closed_form(activation: str, q1, q2, c, dist=None):
         half = (math.pi - theta) / (2 * math.pi)  # exactly 1/2 at theta = 0
         v = half * c + s * sin / (2 * math.pi)
         vdot = half
-        # E(relu a - relu b)^2 = (q1 + q2)/2 - 2V
-        #   = (sqrt q1 - sqrt q2)^2 / 2 + s (2 pi sin^2(theta/2) - (sin - theta cos)) / pi
+        # next layer's normalised distance 2 (1 - cos theta'), cos theta' = J(theta) / pi
+        # (Cho & Saul's J = sin + (pi - theta) cos), written without cancellation:
+        # pi - J = 2 pi sin^2(theta/2) - (sin(theta) - theta cos(theta)), both terms >= 0
         gap = 2 * math.pi * torch.sin(theta / 2) ** 2 - _sin_minus_theta_cos(theta)
-        dnext = (_sqrt0(q1) - _sqrt0(q2)) ** 2 / 2 + s * torch.clamp(gap, min=0.0) / math.pi
-        return v, vdot, dnext
+        return v, vdot, 2 * torch.clamp(gap, min=0.0) / math.pi
     # erf: arcsine kernel (Williams 1997) with (1 + 2 q1)(1 + 2 q2) - 4 c^2 written as
     # 1 + 2 (q1 + q2) + 4 (q1 q2 - c^2), q1 q2 - c^2 = (s sin theta)^2 >= 0 (no cancellation)
     det = 1 + 2 * (q1 + q2) + 4 * (s * sin) ** 2
     v = (2 / math.pi) * torch.atan2(2 * c, torch.sqrt(det))
     vdot = (4 / math.pi) / torch.sqrt(det)
-    v11 = (2 / math.pi) * torch.atan2(2 * q1, torch.sqrt(1 + 4 * q1))
-    v22 = (2 / math.pi) * torch.atan2(2 * q2, torch.sqrt(1 + 4 * q2))
-    return v, vdot, torch.clamp(v11 + v22 - 2 * v, min=0.0)
+    return v, vdot, None
 
 
 def _act_and_grad(activation: str):
@@ -182,7 +179,7 @@ def _quadrature(activation: str, q1, q2, c, degree: int, dist=None):
     """Tensor-product Gauss-Hermite rule for ``(a, b) ~ N(0, [[q1, c], [c, q2]])``.
 
     ``a = sqrt(q1) z1``, ``b = sqrt(q2) (cos(theta) z1 + sin(theta) z2)`` with the stable angle of
-    :func:`_angle`. Returns flat tensors ``(V, Vdot, E(f(a) - f(b))^2, scale_V, scale_Vdot)`` of the
+    :func:`_angle`. Returns tensors ``(V, Vdot, None, scale_V, scale_Vdot)`` of the
     broadcast shape, where the scales are the Cauchy-Schwarz bounds ``sqrt(E f(a)^2 E f(b)^2)`` and
     ``sqrt(E f'(a)^2 E f'(b)^2)`` (used to measure the quadrature error).
     """
@@ -208,15 +205,16 @@ def _quadrature(activation: str, q1, q2, c, degree: int, dist=None):
         fa, fb = f(a), f(b)
         outs[0][sl] = (fa * fb) @ ww
         outs[1][sl] = (fp(a) * fp(b)) @ ww
-        outs[2][sl] = ((fa - fb) ** 2) @ ww
         fa1, fb1 = f(r1 * z), f(r2 * z)  # 1-D rules for the Cauchy-Schwarz scales
         outs[3][sl] = torch.sqrt((fa1 * fa1) @ w * ((fb1 * fb1) @ w))
         outs[4][sl] = torch.sqrt((fp(r1 * z) ** 2) @ w * ((fp(r2 * z) ** 2) @ w))
-    return [t.reshape(shape) for t in outs]
+    outs = [t.reshape(shape) for t in outs]
+    outs[2] = None
+    return outs
 
 
 def _adaptive_quadrature(activation, q1, q2, c, dist, degree, tol):
-    """``(V, Vdot, Dnext, error, degree_used)``; see :func:`dual_activation`."""
+    """``(V, Vdot, None, error, degree_used)``; see :func:`dual_activation`."""
 
     def rel_diff(lo_, hi_):
         e_v = (hi_[0] - lo_[0]).abs() / torch.clamp(hi_[3], min=1e-300)
@@ -245,16 +243,26 @@ def _adaptive_quadrature(activation, q1, q2, c, dist, degree, tol):
         err = rel_diff(prev, cur)
         used = deg
         done = err <= tol
-        for k in range(3):
+        for k in (0, 1):
             out[k][todo] = cur[k]
         out[3][todo] = err
         if bool(done.all()):
             break
         keep = ~done
         todo = todo[keep]
-        prev = [t[keep] for t in cur]
-    return (out[0].reshape(shape), out[1].reshape(shape), out[2].reshape(shape),
-            out[3].reshape(shape), used)
+        prev = [None if t is None else t[keep] for t in cur]
+    else:
+        import warnings
+
+        warnings.warn(
+            f"{_WARNED} = {tol:g} at degree {MAX_DEGREE} for {int(todo.numel())} entries "
+            f"(largest estimated error {float(out[3].max()):.2g}; variances up to "
+            f"{float(torch.maximum(flat[0], flat[1]).max()):.3g}): Gauss-Hermite converges "
+            "slowly for large pre-activation variances",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return out[0].reshape(shape), out[1].reshape(shape), None, out[3].reshape(shape), used
 
 
 def _check_degree(degree):
@@ -271,7 +279,8 @@ def _check_degree(degree):
 
 
 def _dual(activation, q1, q2, c, dist=None, degree=None, tol=DEFAULT_TOL, method="auto"):
-    """``(V, Vdot, Dnext, error)`` on validated float64 tensors (``error`` 0 for closed forms)."""
+    """``(V, Vdot, U', error)`` on validated float64 tensors (``error`` 0 for closed forms; ``U'``
+    the next layer's normalised distance for relu, else ``None``)."""
     if method == "closed" or (method == "auto" and activation in _CLOSED):
         v, vd, dn = _closed_form(activation, q1, q2, c, dist)
         return v, vd, dn, torch.zeros((), dtype=_F64, device=v.device)
@@ -310,10 +319,12 @@ def dual_activation(
     Quadrature accuracy: the integrand ``tanh(sqrt(q) z)`` has poles at distance ``pi/(2 sqrt(q))``
     from the real axis, so a fixed degree loses accuracy as the variance grows (degree 32: relative
     error 6e-6 at ``q = 1``, 5e-2 at ``q = 8``). With ``degree=None`` (default) the degree is chosen
-    per entry from the ladder 16, 24, 32, 48, ..., 371 until two consecutive degrees agree to
+    per entry from the ladder 16, 24, 32, 48, ..., 370 until two consecutive degrees agree to
     ``tol``, relative to the Cauchy-Schwarz scales ``sqrt(E f(a)^2 E f(b)^2)`` (for ``V``) and
     ``sqrt(E f'(a)^2 E f'(b)^2)`` (for ``Vdot``); the value of the higher degree is returned and the
-    difference is the reported error estimate (an upper estimate of the returned value's error).
+    difference is the reported error estimate (an upper estimate of the returned value's error);
+    the default ``tol = 1e-6`` is met at degree <= 256 for variances up to about 8 (tanh), and a
+    ``RuntimeWarning`` says so when ``tol`` is not met at the largest degree.
     With an explicit ``degree`` the estimate compares it with 1.5 times that degree.
 
     Args:
@@ -323,7 +334,7 @@ def dual_activation(
         method: ``auto`` (closed form for relu/erf, quadrature otherwise), ``closed`` or
             ``quadrature`` (any activation; not recommended for relu's kink).
         degree: ``None`` (adaptive, see above) or a fixed number of Gauss-Hermite nodes per axis,
-            in ``2..MAX_DEGREE`` (= 371; numpy's weights overflow to NaN above it).
+            in ``2..MAX_DEGREE`` (= 370; numpy's weights overflow above it).
         tol: target relative error of the adaptive rule, in (0, 1).
         distance: optional ``E(a - b)^2 >= 0``, computed without cancellation (see above).
         return_error: also return the estimated quadrature error per entry (zeros for closed forms).
@@ -333,7 +344,7 @@ def dual_activation(
 
     Raises:
         ValueError: unknown activation or method, ``closed`` asked for tanh/sigmoid, a negative
-            variance or distance, ``degree`` outside ``2..371``, ``tol`` outside (0, 1).
+            variance or distance, ``degree`` outside ``2..370``, ``tol`` outside (0, 1).
     """
     from .validation import check_in_range
 
@@ -492,29 +503,33 @@ def _row_sums(xx: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 def _first_layer(x1, x2, wk, same):
     """First-layer statistics of row blocks ``wk`` ``(b, d)``: variances ``q1 (b, N1)``,
-    ``q2 (b, N2)``, covariances ``cov (b, N1, N2)`` and ``dist = (1/d) sum_j W_j (x_j - x'_j)^2``.
+    ``q2 (b, N2)``, covariances ``cov (b, N1, N2)`` and the normalised distance
+    ``U = (1/d) sum_j W_j (x_j / sqrt(q1) - x'_j / sqrt(q2))^2 = 2 (1 - cos theta)``.
 
-    ``dist`` is ``q1 + q2 - 2 cov`` where that is well conditioned; pairs with
-    ``dist < _TAU_NEAR (q1 + q2)`` (near-parallel inputs, whose expansion cancels) are recomputed
-    from the differences ``x - x'``, and identical inputs get ``cov = q`` and ``dist = 0`` exactly.
-    Error of ``dist``: the expansion's absolute error is at most about ``(d + 2) eps (q1 + q2)``,
-    so its relative error is below ``(d + 2) eps / _TAU_NEAR`` (3.6e-10 at ``d = 64``); the
-    recomputed pairs have relative error ``O(d eps)``.
+    ``U`` is ``2 (1 - cov / sqrt(q1 q2))`` where that is well conditioned; pairs with
+    ``U < _TAU_NEAR`` (near-parallel inputs, whose expansion cancels) are recomputed from the
+    normalised differences, and identical inputs get ``cov = q`` and ``U = 0`` exactly. Error of
+    ``U``: the expansion's absolute error is about ``(d + 4) eps``, so its relative error is below
+    ``(d + 4) eps / _TAU_NEAR`` (1.5e-10 at ``d = 64``); the recomputed pairs have relative error
+    ``O(d eps)`` whatever the angle.
     """
     d = x1.shape[1]
     q1 = _row_sums(x1 * x1, wk) / d
     q2 = _row_sums(x2 * x2, wk) / d
     cov = torch.matmul(x1[None] * wk[:, None, :], x2.T) / d
     cov = torch.where(same, q1[:, :, None], cov)
-    qsum = q1[:, :, None] + q2[:, None, :]
-    dist = torch.clamp(qsum - 2 * cov, min=0.0)
-    near = ((dist < _TAU_NEAR * qsum) & ~same).nonzero()
+    s = _geometric_mean(q1[:, :, None], q2[:, None, :])
+    pos = s > 0
+    unit = torch.where(pos, 2 * (1 - cov / torch.where(pos, s, torch.ones_like(s))), 2.0)
+    unit = torch.clamp(unit, 0.0, 4.0)
+    near = ((unit < _TAU_NEAR) & ~same & pos).nonzero()
     step = max(1, _ELEMENT_BUDGET // max(1, d))
+    r1, r2 = _sqrt0(q1 * d), _sqrt0(q2 * d)
     for lo in range(0, near.shape[0], step):
         k, a, b = near[lo : lo + step].unbind(1)
-        diff = x1[a] - x2[b]
-        dist[k, a, b] = (diff * diff * wk[k]).sum(-1) / d
-    return q1, q2, cov, torch.where(same, torch.zeros_like(dist), dist)
+        diff = x1[a] / r1[k, a, None] - x2[b] / r2[k, b, None]
+        unit[k, a, b] = (diff * diff * wk[k]).sum(-1)
+    return q1, q2, cov, torch.where(same, torch.zeros_like(unit), unit)
 
 
 def _accumulate(x1, x2, vals, weights, owner, n_out, activation, terms, degree, tol):
@@ -838,11 +853,11 @@ def graphon_ntk_deep(
         G^{L+1} = 1,   G^l_k = Sdot^l_k sum_m W^{l+1}_{m k} w_m G^{l+1}_m
         Theta = sum_{l=1}^{L+1} sum_k w_k G^l_k Sigma~^l_k
 
-    Numerics: alongside each covariance the recursion carries the distance
-    ``D^l_k = E(a - b)^2`` of the pair, which is linear in the layers
-    (``D^{l+1}_k = sum_m W^{l+1}_{km} w_m E(sigma(a_m) - sigma(b_m))^2``) and, for ReLU, has a
-    cancellation-free closed form, so that every angle is computed by Kahan's formula (see
-    :func:`dual_activation`); the variances are per-row sums and identical inputs get the exact
+    Numerics: for ReLU the recursion carries, alongside each covariance, the normalised distance
+    ``U = 2 (1 - cos theta)`` of the pair, propagated without cancellation (the arc-cosine map
+    ``1 - J(theta)/pi`` in a cancellation-free form, then the block mixture by
+    :func:`_mixed_unit_distance`), so that every angle is accurate to a few ulps even for
+    near-parallel inputs (see :func:`dual_activation`); the variances are per-row sums and identical inputs get the exact
     diagonal, so an entry does not depend on the other inputs of the batch. Error analysis (ReLU):
     each layer commits a few rounding errors relative to the quantities it combines, all terms
     being non-negative or well conditioned, so the relative error of ``Theta`` grows at most
@@ -893,11 +908,11 @@ def graphon_ntk_deep(
     ]
     same = _same_inputs(x1, x2)
     # forward: per block, variances q1 (K, N1), q2 (K, N2), covariance and distance (K, N1, N2)
-    q1, q2, cov, dist = _first_layer(x1, x2, tables[0], same)
+    q1, q2, cov, unit = _first_layer(x1, x2, tables[0], same)
     sig_tilde, sig_dot = [cov], []
     for layer in range(len(tables)):
-        v, vdot, dnext, _ = _dual(
-            activation, q1[:, :, None], q2[:, None, :], cov, dist, degree, tol
+        v, vdot, unext, _ = _dual(
+            activation, q1[:, :, None], q2[:, None, :], cov, unit, degree, tol
         )
         z1, z2 = torch.zeros_like(q1), torch.zeros_like(q2)
         vq1 = _dual(activation, q1, q1, q1, z1, degree, tol)[0]  # V on the diagonal
@@ -905,11 +920,10 @@ def graphon_ntk_deep(
         sig_dot.append(vdot)
         nxt = tables[layer + 1] if layer + 1 < len(tables) else readout
         mix = nxt * w_of[layer]  # (K_next, K)
-        q1, q2 = _row_sums(vq1.T.contiguous(), mix), _row_sums(vq2.T.contiguous(), mix)
-        cov = torch.einsum("km,mab->kab", mix, v)
-        dist = torch.einsum("km,mab->kab", mix, dnext)
-        cov = torch.where(same, q1[:, :, None], cov)
-        dist = torch.where(same, torch.zeros_like(dist), torch.clamp(dist, min=0.0))
+        q1n, q2n = _row_sums(vq1.T.contiguous(), mix), _row_sums(vq2.T.contiguous(), mix)
+        cov = torch.where(same, q1n[:, :, None], torch.einsum("km,mab->kab", mix, v))
+        unit = None if unext is None else _mixed_unit_distance(mix, vq1, vq2, q1n, q2n, unext, same)
+        q1, q2 = q1n, q2n
         sig_tilde.append(cov)
     # backward, accumulating Theta = sum_l sum_k w_k G^l_k Sigma~^l_k
     theta = sig_tilde[-1][0].clone()  # readout layer: G = 1, one output block of weight 1
@@ -922,6 +936,37 @@ def graphon_ntk_deep(
         theta += _block_sum(w_of[layer][None], g * sig_tilde[layer])[0]
         g_next, w_next = g, w_of[layer]
     return theta
+
+
+def _mixed_unit_distance(mix, vq1, vq2, q1n, q2n, unext, same):
+    """Normalised distance ``U_k = 2 (1 - cos theta_k)`` of the next layer's block ``k``, whose
+    covariance is the mixture ``sum_m mix[k, m] V_m`` of the blocks' dual kernels.
+
+    With ``A_m = sqrt(V_m(x, x))``, ``B_m = sqrt(V_m(x', x'))``, ``P_k = sqrt(q1n_k q2n_k)`` and the
+    blocks' own normalised distances ``U'_m``, exactly
+    ``U_k = (2 (P_k - sum_m mix_km A_m B_m) + sum_m mix_km A_m B_m U'_m) / P_k``; both parts are
+    non-negative. The Cauchy-Schwarz gap ``P_k - sum_m mix_km A_m B_m`` is taken from the expansion
+    where it is not small and otherwise from Lagrange's identity,
+    ``(1/2) sum_{m, m'} mix_km mix_km' (A_m B_m' - A_m' B_m)^2 / (P_k + sum_m mix_km A_m B_m)``
+    (this book's derivation, checked against a 50-digit evaluation in the tests).
+    """
+    a, b = _sqrt0(vq1), _sqrt0(vq2)  # (K, N1), (K, N2)
+    cross = torch.einsum("km,ma,mb->kab", mix, a, b)
+    p = _geometric_mean(q1n[:, :, None], q2n[:, None, :])
+    gap = torch.clamp(p - cross, min=0.0)
+    near = ((gap < _TAU_NEAR * p) & ~same & (p > 0)).nonzero()
+    kk = a.shape[0]
+    step = max(1, _ELEMENT_BUDGET // max(1, kk * kk))
+    for lo in range(0, near.shape[0], step):
+        k, i, j = near[lo : lo + step].unbind(1)
+        ab = a[:, i].T[:, :, None] * b[:, j].T[:, None, :]  # (T, K, K): A_m B_m'
+        w = mix[k]
+        lag = 0.5 * ((w[:, :, None] * w[:, None, :]) * (ab - ab.transpose(1, 2)) ** 2).sum((1, 2))
+        gap[k, i, j] = lag / (p[k, i, j] + cross[k, i, j])
+    weighted = torch.einsum("km,ma,mb,mab->kab", mix, a, b, unext)
+    pos = p > 0
+    unit = torch.where(pos, (2 * gap + weighted) / torch.where(pos, p, torch.ones_like(p)), 2.0)
+    return torch.where(same, torch.zeros_like(unit), torch.clamp(unit, 0.0, 4.0))
 
 
 def _block_sum(mix: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -976,39 +1021,53 @@ def first_layer_masks(
     return torch.sqrt(probs).to(dtype).expand(s, width, d).clone()
 
 
+EMPIRICAL_METHODS: tuple[str, ...] = ("layers", "jacobian")
+"""How :func:`empirical_ntk` computes: the per-layer formula (default) or torch.func Jacobians."""
+
+
 def empirical_ntk(
     model,
     x1: torch.Tensor,
     x2: torch.Tensor | None = None,
     seed_index: int | None = None,
     chunk_size: int = 256,
+    method: str = "layers",
 ) -> torch.Tensor:
     """Empirical NTK ``sum_params <df/dtheta(x1), df/dtheta(x2)>`` of a masked MLP.
 
-    Computed with :mod:`torch.func` (``functional_call`` + ``vmap`` + ``jacrev``, Jacobian
-    contraction, trace over the outputs; the PyTorch NTK tutorial's method 1). Gradients are taken
-    w.r.t. the weights only; the masks are buffers, so a pruned entry contributes zero. All seeds
-    are one vmapped computation (``x1`` is processed in chunks of ``chunk_size`` rows).
+    Gradients are taken w.r.t. the weights only (a pruned entry contributes zero) and the trace is
+    over the outputs. Two methods, equal to rounding (tested):
+
+    * ``"layers"`` (default): the per-layer formula of back-propagation (e.g. Novak et al. 2022,
+      "Fast finite width neural tangent kernel", Sec. 3): with ``z_l = (M_l * W_l) h_{l-1} /
+      sqrt(n_{l-1})`` and ``delta_l = df/dz_l``, ``df/dW_l[i, j] = delta_l[i] M_l[i, j]
+      h_{l-1}[j] / sqrt(n_{l-1})``, so ``Theta = sum_l sum_{ij} M_l[i, j]^2 delta_l[i] delta'_l[i]
+      h_{l-1}[j] h'_{l-1}[j] / n_{l-1}``. A dense layer costs two Gram matrices,
+      ``(delta delta'^T) * (h h'^T) / n`` (Hadamard product); a masked layer is the dense term
+      minus the pruned entries, or the sum over the kept entries, whichever is shorter (cost
+      ``N1 N2 min(kept, pruned)``). The Jacobian is never formed; all seeds are one batched
+      computation, in float64, and memory stays within a fixed budget.
+    * ``"jacobian"``: :mod:`torch.func` (``functional_call`` + ``vmap`` + ``jacrev``, Jacobian
+      contraction; the PyTorch NTK tutorial's method 1), ``x1`` in chunks of ``chunk_size`` rows.
 
     Args:
         model: a ``MaskedMLP`` with weights ``(S, out, in)``.
         x1: inputs ``(N1, d)``; x2: ``(N2, d)`` or ``None`` (``x2 = x1``).
         seed_index: ``None`` for all seeds, or the index of one seed in ``model.seeds``.
-        chunk_size: rows of ``x1`` whose Jacobians are held at once.
+        chunk_size: rows of ``x1`` whose Jacobians are held at once (``"jacobian"`` only).
+        method: ``"layers"`` or ``"jacobian"``.
 
     Returns:
         ``(S, N1, N2)`` (or ``(N1, N2)`` for one ``seed_index``), float64, on the model's device.
 
     Raises:
-        ValueError: inputs of the wrong dimension, a seed index out of range.
+        ValueError: inputs of the wrong dimension, a seed index out of range, an unknown method.
     """
-    from torch.func import functional_call, jacrev, vmap
-
+    method = check_choice(method, "method", EMPIRICAL_METHODS)
     chunk_size = check_positive_int(chunk_size, "chunk_size")
-    params = {k: v.detach() for k, v in model.named_parameters()}
-    buffers = {k: v.detach() for k, v in model.named_buffers()}
-    ref = next(iter(params.values()))
-    n_seeds = ref.shape[0]
+    weights = [w.detach() for w in model.weights]
+    masks = [m.detach() for m in model.masks]
+    n_seeds = weights[0].shape[0]
     if seed_index is not None:
         if (
             isinstance(seed_index, bool)
@@ -1018,14 +1077,99 @@ def empirical_ntk(
             raise ValueError(
                 f"seed_index must be an integer in [0, {n_seeds - 1}], got {seed_index!r}"
             )
-        sl = slice(seed_index % n_seeds, seed_index % n_seeds + 1)
-        params = {k: v[sl] for k, v in params.items()}
-        buffers = {k: v[sl] for k, v in buffers.items()}
+    ref = weights[0]
     x1 = torch.as_tensor(x1).to(device=ref.device, dtype=ref.dtype)
     x2 = x1 if x2 is None else torch.as_tensor(x2).to(device=ref.device, dtype=ref.dtype)
     for name, x in (("x1", x1), ("x2", x2)):
         if x.ndim != 2 or x.shape[1] != model.d:
             raise ValueError(f"{name} must have shape (N, d={model.d}), got {tuple(x.shape)}")
+    if method == "jacobian":
+        return _empirical_ntk_jacobian(model, x1, x2, seed_index, chunk_size)
+    if seed_index is not None:
+        sl = slice(seed_index % n_seeds, seed_index % n_seeds + 1)
+        weights = [w[sl] for w in weights]
+        masks = [m[sl] for m in masks]
+    out = _empirical_ntk_layers(weights, masks, model.activation, x1, x2)
+    return out[0] if seed_index is not None else out
+
+
+def _forward_backward(weights, masks, activation, x):
+    """Per layer ``l``: the input ``h_{l-1}`` ``(S, N, n_{l-1})`` and ``delta_l = df/dz_l``
+    ``(S, N, O, n_l)`` of the network of :func:`graphon.models.mlp_forward`, in float64."""
+    f, fp = _act_and_grad(activation)
+    s = weights[0].shape[0]
+    h = x.to(_F64).expand(s, *x.shape)
+    hs, zs = [], []
+    last = len(weights) - 1
+    for layer, (w, m) in enumerate(zip(weights, masks, strict=True)):
+        hs.append(h)
+        z = torch.matmul(h, (w.to(_F64) * m.to(_F64)).transpose(-1, -2)) / math.sqrt(w.shape[-1])
+        if layer < last:
+            zs.append(z)
+            h = f(z)
+    n, o = x.shape[0], weights[-1].shape[1]
+    delta = torch.eye(o, dtype=_F64, device=x.device).expand(s, n, o, o)
+    deltas = [delta]
+    for layer in range(last - 1, -1, -1):
+        w = weights[layer + 1].to(_F64) * masks[layer + 1].to(_F64)  # (S, n_{l+1}, n_l)
+        back = torch.matmul(delta.reshape(s, n * o, -1), w).reshape(s, n, o, -1)
+        delta = fp(zs[layer])[:, :, None, :] * back / math.sqrt(w.shape[-1])
+        deltas.append(delta)
+    return hs, deltas[::-1]
+
+
+def _empirical_ntk_layers(weights, masks, activation, x1, x2):
+    """The per-layer formula of :func:`empirical_ntk`; ``(S, N1, N2)`` float64."""
+    hs1, ds1 = _forward_backward(weights, masks, activation, x1)
+    hs2, ds2 = (hs1, ds1) if x2 is x1 else _forward_backward(weights, masks, activation, x2)
+    s, n1, n2 = weights[0].shape[0], x1.shape[0], x2.shape[0]
+    out = torch.zeros(s, n1, n2, dtype=_F64, device=x1.device)
+    for h1, h2, d1, d2, m in zip(hs1, hs2, ds1, ds2, masks, strict=True):
+        n_in, o, n_out = h1.shape[-1], d1.shape[2], d1.shape[-1]
+        w2 = m.to(_F64).reshape(s, -1) ** 2  # (S, n_out * n_in): weight of each entry
+        kept, pruned = int((w2 != 0).sum(1).max()), int((w2 != 1).sum(1).max())
+        if pruned == 0 or pruned < kept:  # dense Gram product, minus the pruned entries
+            gd = torch.matmul(d1.reshape(s, n1, o * n_out), d2.reshape(s, n2, o * n_out).mT)
+            out += gd * torch.matmul(h1, h2.mT) / n_in
+            if pruned == 0:
+                continue
+            sel, wt, count, sign = w2 != 1, 1 - w2, pruned, -1.0
+        else:  # the kept entries only
+            sel, wt, count, sign = w2 != 0, w2, kept, 1.0
+        # per seed, the first `count` selected positions (padding carries weight 0)
+        order = torch.argsort((~sel).to(torch.int8), dim=1, stable=True)[:, :count]
+        wsel = torch.gather(wt, 1, order)
+        step = max(1, _ELEMENT_BUDGET // max(1, s * max(n1, n2) * o))
+        for lo in range(0, count, step):
+            pos, wc = order[:, lo : lo + step], wsel[:, lo : lo + step]
+            rows, cols = pos // n_in, pos % n_in
+            z1 = _entry_features(d1, h1, rows, cols)
+            z2 = z1 if (x2 is x1) else _entry_features(d2, h2, rows, cols)
+            wo = wc.repeat(1, o)[:, None, :]
+            out += sign * torch.matmul(z1 * wo, z2.mT) / n_in
+    return out
+
+
+def _entry_features(delta, h, rows, cols):
+    """``delta[s, a, o, rows[s, k]] * h[s, a, cols[s, k]]`` as ``(S, N, O * K)``."""
+    s, n, o, _ = delta.shape
+    k = rows.shape[1]
+    dg = torch.gather(delta, 3, rows[:, None, None, :].expand(s, n, o, k))
+    hg = torch.gather(h, 2, cols[:, None, :].expand(s, n, k))
+    return (dg * hg[:, :, None, :]).reshape(s, n, o * k)
+
+
+def _empirical_ntk_jacobian(model, x1, x2, seed_index, chunk_size):
+    """The torch.func path of :func:`empirical_ntk`."""
+    from torch.func import functional_call, jacrev, vmap
+
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+    n_seeds = next(iter(params.values())).shape[0]
+    if seed_index is not None:
+        sl = slice(seed_index % n_seeds, seed_index % n_seeds + 1)
+        params = {k: v[sl] for k, v in params.items()}
+        buffers = {k: v[sl] for k, v in buffers.items()}
 
     def f(p, b, x):  # one seed (p, b without seed axis), one input (d,) -> (d_out,)
         return functional_call(model, (p, b), (x.unsqueeze(0),)).squeeze(0)
