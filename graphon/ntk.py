@@ -31,6 +31,7 @@ that device (call ``.cpu()`` before plotting); scalar summaries are Python float
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -101,23 +102,27 @@ def _geometric_mean(q1, q2):
     return torch.where(q1 == q2, q1, _sqrt0(q1 * q2))
 
 
-def _angle(q1, q2, c, dist=None):
-    """Angle ``theta`` in [0, pi] of a Gaussian pair with variances ``q1, q2``; returns
-    ``(theta, s)``, ``s = sqrt(q1 q2)``.
+def _chord_angle(unit):
+    """Angle from the squared chord ``U = |a^ - b^|^2 = 2 (1 - cos theta)`` of the normalised
+    pair: ``theta = 2 atan2(e, sqrt((2 - e)(2 + e)))``, ``e = sqrt(U)``; relative error a few ulps
+    of ``U`` for ``theta <= pi/2`` (use the antipodal chord beyond, see :func:`_first_layer`)."""
+    e = torch.clamp(_sqrt0(unit), max=2.0)
+    return 2 * torch.atan2(e, _sqrt0((2 - e) * (2 + e)))
 
-    With ``dist = E(a/sqrt(q1) - b/sqrt(q2))^2 = 2 (1 - cos theta)`` computed without cancellation
-    (the squared distance of the normalised pair), ``theta = 2 atan2(e, sqrt((2 - e)(2 + e)))``,
-    ``e = sqrt(dist)``: the chord-to-angle map, relative error a few ulps at every angle
-    (including ``theta -> 0``, where ``arccos(c/s)`` has condition number ``1/sin(theta)``).
-    Without ``dist``, ``theta = atan2(sqrt((s-c)(s+c)), c)``: exact at ``c = s`` and as accurate as
-    ``c`` allows elsewhere. A zero variance gives ``theta = pi/2`` (the covariance is 0).
+
+def _angle(q1, q2, c, theta=None):
+    """Angle ``theta`` in [0, pi] of a Gaussian pair with variances ``q1, q2`` and covariance
+    ``c``, and ``s = sqrt(q1 q2)``.
+
+    ``theta`` computed without cancellation by the caller (from chords of the normalised pair,
+    :func:`_chord_angle`) is used as given; otherwise ``theta = atan2(sqrt((s-c)(s+c)), c)``,
+    exact at ``c = s`` and as accurate as ``c`` allows elsewhere (``arccos(c/s)`` is never used:
+    its condition number ``1/sin(theta)`` is unbounded at 0 and pi). A zero variance gives
+    ``theta = pi/2`` (the covariance is 0).
     """
     s = _geometric_mean(q1, q2)
-    if dist is None:
+    if theta is None:
         theta = torch.atan2(_sqrt0((s - c) * (s + c)), c)
-    else:
-        e = torch.clamp(_sqrt0(dist), max=2.0)
-        theta = 2 * torch.atan2(e, _sqrt0((2 - e) * (2 + e)))
     return torch.where(s > 0, theta, torch.full_like(theta, math.pi / 2)), s
 
 
@@ -134,11 +139,11 @@ def _sin_minus_theta_cos(theta):
     return torch.where(theta < 1.0, series, direct)
 
 
-def _closed_form(activation: str, q1, q2, c, dist=None):
+def _closed_form(activation: str, q1, q2, c, theta=None):
     """``(V, Vdot, U')`` for relu or erf from the stable angle; ``U' = 2 (1 - cos theta')`` is the
     next layer's normalised distance for relu (``None`` for erf, whose kernels are smooth in ``c``
     and need no stable angle beyond the first layer)."""
-    theta, s = _angle(q1, q2, c, dist)
+    theta, s = _angle(q1, q2, c, theta)
     sin = torch.sin(theta)
     if activation == "relu":
         # arc-cosine kernels of degree 1 and 0 (Cho & Saul 2009), angle form
@@ -168,14 +173,22 @@ def _act_and_grad(activation: str):
     return torch.sigmoid, lambda z: torch.sigmoid(z) * (1 - torch.sigmoid(z))
 
 
+@functools.cache
+def _hermegauss(degree: int):
+    """numpy's Gauss-Hermite nodes and weights (weight ``exp(-z^2/2)``), cached: degree 370 takes
+    seconds to compute."""
+    return np.polynomial.hermite_e.hermegauss(degree)
+
+
 def _gauss_hermite(degree: int, dev, dt):
-    nodes, weights = np.polynomial.hermite_e.hermegauss(degree)  # weight exp(-z^2/2)
+    nodes, weights = _hermegauss(degree)
     z = torch.as_tensor(nodes, device=dev, dtype=dt)
     w = torch.as_tensor(weights / math.sqrt(2 * math.pi), device=dev, dtype=dt)
     return z, w
 
 
 def _quadrature(activation: str, q1, q2, c, degree: int, dist=None):
+    # dist: the pair's angle theta when known (see _angle)
     """Tensor-product Gauss-Hermite rule for ``(a, b) ~ N(0, [[q1, c], [c, q2]])``.
 
     ``a = sqrt(q1) z1``, ``b = sqrt(q2) (cos(theta) z1 + sin(theta) z2)`` with the stable angle of
@@ -203,8 +216,8 @@ def _quadrature(activation: str, q1, q2, c, degree: int, dist=None):
         a = r1 * z1
         b = r2 * (torch.cos(theta) * z1 + torch.sin(theta) * z2)
         fa, fb = f(a), f(b)
-        outs[0][sl] = (fa * fb) @ ww
-        outs[1][sl] = (fp(a) * fp(b)) @ ww
+        outs[0][sl] = (fa * fb * ww).sum(-1)  # per-entry sums: no dependence on the batch
+        outs[1][sl] = (fp(a) * fp(b) * ww).sum(-1)
         fa1, fb1 = f(r1 * z), f(r2 * z)  # 1-D rules for the Cauchy-Schwarz scales
         outs[3][sl] = torch.sqrt((fa1 * fa1) @ w * ((fb1 * fb1) @ w))
         outs[4][sl] = torch.sqrt((fp(r1 * z) ** 2) @ w * ((fp(r2 * z) ** 2) @ w))
@@ -309,9 +322,11 @@ def dual_activation(
     (Williams 1997) written as ``V = (2/pi) atan2(2c, sqrt(1 + 2(q1 + q2) + 4 s^2 sin^2 theta))``,
     ``Vdot = (4/pi) / sqrt(1 + 2(q1 + q2) + 4 s^2 sin^2 theta)``. The angle ``theta`` is never
     taken from ``arccos(c/s)`` (condition number ``1/sin(theta)``, unbounded at ``theta = 0``): it is
-    ``atan2(sqrt((s-c)(s+c)), c)``, or, when ``distance = E(a-b)^2`` is given (computed without
-    cancellation, as :func:`graphon_ntk` and :func:`graphon_ntk_deep` do), Kahan's triangle formula,
-    accurate to a few ulps at every angle. The diagonal (``c = s`` or ``distance = 0``) is exact:
+    ``atan2(sqrt((s-c)(s+c)), c)``, or, when the squared chord ``distance = E(a/sqrt(q1) -
+    b/sqrt(q2))^2 = 2 (1 - cos theta)`` is given (computed without cancellation, as
+    :func:`graphon_ntk` and :func:`graphon_ntk_deep` do internally, together with the antipodal
+    chord near ``theta = pi``), ``theta = 2 atan2(e, sqrt((2 - e)(2 + e)))``, ``e = sqrt(distance)``,
+    accurate to a few ulps. The diagonal (``c = s`` or ``distance = 0``) is exact:
     ``V = q/2`` and ``Vdot = 1/2`` for ReLU. tanh and the logistic sigmoid have no closed form: a
     tensor-product Gauss-Hermite rule with ``degree**2`` nodes, ``a = sqrt(q1) z1``,
     ``b = sqrt(q2) (cos(theta) z1 + sin(theta) z2)``.
@@ -336,7 +351,7 @@ def dual_activation(
         degree: ``None`` (adaptive, see above) or a fixed number of Gauss-Hermite nodes per axis,
             in ``2..MAX_DEGREE`` (= 370; numpy's weights overflow above it).
         tol: target relative error of the adaptive rule, in (0, 1).
-        distance: optional ``E(a - b)^2 >= 0``, computed without cancellation (see above).
+        distance: optional squared chord ``2 (1 - cos theta)`` in [0, 4] (see above).
         return_error: also return the estimated quadrature error per entry (zeros for closed forms).
 
     Returns:
@@ -358,12 +373,13 @@ def dual_activation(
     if distance is not None:
         distance = torch.as_tensor(distance, dtype=_F64, device=dev)
         if (distance < 0).any():
-            raise ValueError("distance must be E(a - b)^2 >= 0")
+            raise ValueError("distance must be the squared chord 2 (1 - cos theta) >= 0")
     if (q1 < 0).any() or (q2 < 0).any():
         raise ValueError("q1 and q2 must be variances >= 0")
     if method == "closed" and activation not in _CLOSED:
         raise ValueError(f"method='closed' needs activation in {list(_CLOSED)}, got {activation!r}")
-    v, vd, _, err = _dual(activation, q1, q2, c, distance, degree, tol, method)
+    theta = None if distance is None else _chord_angle(distance)
+    v, vd, _, err = _dual(activation, q1, q2, c, theta, degree, tol, method)
     if return_error:
         return v, vd, err.expand(v.shape)
     return v, vd
@@ -503,15 +519,17 @@ def _row_sums(xx: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 def _first_layer(x1, x2, wk, same):
     """First-layer statistics of row blocks ``wk`` ``(b, d)``: variances ``q1 (b, N1)``,
-    ``q2 (b, N2)``, covariances ``cov (b, N1, N2)`` and the normalised distance
-    ``U = (1/d) sum_j W_j (x_j / sqrt(q1) - x'_j / sqrt(q2))^2 = 2 (1 - cos theta)``.
+    ``q2 (b, N2)``, covariances ``cov (b, N1, N2)`` and angles ``theta (b, N1, N2)``.
 
-    ``U`` is ``2 (1 - cov / sqrt(q1 q2))`` where that is well conditioned; pairs with
-    ``U < _TAU_NEAR`` (near-parallel inputs, whose expansion cancels) are recomputed from the
-    normalised differences, and identical inputs get ``cov = q`` and ``U = 0`` exactly. Error of
-    ``U``: the expansion's absolute error is about ``(d + 4) eps``, so its relative error is below
-    ``(d + 4) eps / _TAU_NEAR`` (1.5e-10 at ``d = 64``); the recomputed pairs have relative error
-    ``O(d eps)`` whatever the angle.
+    The angle comes from the squared chord ``U = (1/d) sum_j W_j (x_j / sqrt(q1) - x'_j /
+    sqrt(q2))^2 = 2 (1 - cos theta)`` for ``theta <= pi/2`` and from the antipodal chord
+    ``4 - U`` beyond (:func:`_chord_angle`). Both are ``2 (1 -+ cov / sqrt(q1 q2))`` where that is
+    well conditioned; chords below ``_TAU_NEAR`` (near-parallel or near-antiparallel inputs, whose
+    expansion cancels) are recomputed from the normalised sums and differences, and identical
+    inputs get ``cov = q`` and ``theta = 0`` exactly. Error: the expansion's absolute error is
+    about ``(d + 4) eps``, so a chord's relative error is below ``(d + 4) eps / _TAU_NEAR``
+    (1.5e-10 at ``d = 64``) and the angle's absolute error below ``(d + 4) eps / (2 sqrt
+    (_TAU_NEAR))``; recomputed chords have relative error ``O(d eps)`` whatever the angle.
     """
     d = x1.shape[1]
     q1 = _row_sums(x1 * x1, wk) / d
@@ -522,14 +540,17 @@ def _first_layer(x1, x2, wk, same):
     pos = s > 0
     unit = torch.where(pos, 2 * (1 - cov / torch.where(pos, s, torch.ones_like(s))), 2.0)
     unit = torch.clamp(unit, 0.0, 4.0)
-    near = ((unit < _TAU_NEAR) & ~same & pos).nonzero()
+    anti = 4.0 - unit  # antipodal chord |a^ + b^|^2 = 2 (1 + cos theta)
+    near = (((unit < _TAU_NEAR) | (anti < _TAU_NEAR)) & ~same & pos).nonzero()
     step = max(1, _ELEMENT_BUDGET // max(1, d))
     r1, r2 = _sqrt0(q1 * d), _sqrt0(q2 * d)
     for lo in range(0, near.shape[0], step):
         k, a, b = near[lo : lo + step].unbind(1)
-        diff = x1[a] / r1[k, a, None] - x2[b] / r2[k, b, None]
-        unit[k, a, b] = (diff * diff * wk[k]).sum(-1)
-    return q1, q2, cov, torch.where(same, torch.zeros_like(unit), unit)
+        u1, u2 = x1[a] / r1[k, a, None], x2[b] / r2[k, b, None]
+        unit[k, a, b] = ((u1 - u2) ** 2 * wk[k]).sum(-1)
+        anti[k, a, b] = ((u1 + u2) ** 2 * wk[k]).sum(-1)
+    theta = torch.where(unit <= 2.0, _chord_angle(unit), math.pi - _chord_angle(anti))
+    return q1, q2, cov, torch.where(same, torch.zeros_like(theta), theta)
 
 
 def _accumulate(x1, x2, vals, weights, owner, n_out, activation, terms, degree, tol):
@@ -856,7 +877,7 @@ def graphon_ntk_deep(
     Numerics: for ReLU the recursion carries, alongside each covariance, the normalised distance
     ``U = 2 (1 - cos theta)`` of the pair, propagated without cancellation (the arc-cosine map
     ``1 - J(theta)/pi`` in a cancellation-free form, then the block mixture by
-    :func:`_mixed_unit_distance`), so that every angle is accurate to a few ulps even for
+    :func:`_mixed_angle`), so that every angle is accurate to a few ulps even for
     near-parallel inputs (see :func:`dual_activation`); the variances are per-row sums and identical inputs get the exact
     diagonal, so an entry does not depend on the other inputs of the batch. Error analysis (ReLU):
     each layer commits a few rounding errors relative to the quantities it combines, all terms
@@ -922,7 +943,7 @@ def graphon_ntk_deep(
         mix = nxt * w_of[layer]  # (K_next, K)
         q1n, q2n = _row_sums(vq1.T.contiguous(), mix), _row_sums(vq2.T.contiguous(), mix)
         cov = torch.where(same, q1n[:, :, None], torch.einsum("km,mab->kab", mix, v))
-        unit = None if unext is None else _mixed_unit_distance(mix, vq1, vq2, q1n, q2n, unext, same)
+        unit = None if unext is None else _mixed_angle(mix, vq1, vq2, q1n, q2n, unext, same)
         q1, q2 = q1n, q2n
         sig_tilde.append(cov)
     # backward, accumulating Theta = sum_l sum_k w_k G^l_k Sigma~^l_k
@@ -938,9 +959,10 @@ def graphon_ntk_deep(
     return theta
 
 
-def _mixed_unit_distance(mix, vq1, vq2, q1n, q2n, unext, same):
-    """Normalised distance ``U_k = 2 (1 - cos theta_k)`` of the next layer's block ``k``, whose
-    covariance is the mixture ``sum_m mix[k, m] V_m`` of the blocks' dual kernels.
+def _mixed_angle(mix, vq1, vq2, q1n, q2n, unext, same):
+    """Angle ``theta_k`` of the next layer's block ``k`` (from its squared chord
+    ``U_k = 2 (1 - cos theta_k)``), whose covariance is the mixture ``sum_m mix[k, m] V_m`` of the
+    blocks' dual kernels (ReLU: every ``V_m >= 0``, so ``theta_k <= pi/2``).
 
     With ``A_m = sqrt(V_m(x, x))``, ``B_m = sqrt(V_m(x', x'))``, ``P_k = sqrt(q1n_k q2n_k)`` and the
     blocks' own normalised distances ``U'_m``, exactly
@@ -966,7 +988,8 @@ def _mixed_unit_distance(mix, vq1, vq2, q1n, q2n, unext, same):
     weighted = torch.einsum("km,ma,mb,mab->kab", mix, a, b, unext)
     pos = p > 0
     unit = torch.where(pos, (2 * gap + weighted) / torch.where(pos, p, torch.ones_like(p)), 2.0)
-    return torch.where(same, torch.zeros_like(unit), torch.clamp(unit, 0.0, 4.0))
+    theta = _chord_angle(torch.clamp(unit, 0.0, 4.0))  # theta <= pi/2 after a ReLU layer
+    return torch.where(same, torch.zeros_like(theta), theta)
 
 
 def _block_sum(mix: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
