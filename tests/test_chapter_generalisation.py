@@ -20,7 +20,7 @@ TINY = {
     "concentrations": [0.0, 4.0],
     "train_width": 16,
     "epochs": 5,
-    "fixed_d_samples": 64,
+    "fixed_d_samples": 1024,
 }
 
 
@@ -60,12 +60,13 @@ def _empirical_ntk_approaches_the_limit(metrics):
 
 
 def _fixed_d_gap_shrinks_with_d(metrics):
-    """The gap between K_W and the fixed-d limit scales like (1 - rho)/(rho d): MNIST (d = 784) must
-    show a smaller gap than digits (d = 64) at the same density; theory says 12 times, Monte Carlo
-    noise of the 64-row estimate allows us to ask only for 2."""
-    gap = metrics["jensen_gap_fixed_d"]
-    for rho in ("0.2", "0.6"):
-        assert gap[f"MNIST/{rho}"] < 0.5 * gap[f"digits/{rho}"], gap
+    """The gap between K_W and the fixed-d limit scales like (1 - rho)/(rho d): at rho = 0.2 theory
+    gives 0.031 on digits (d = 64) and 0.0026 on MNIST (d = 784), 12 times apart; the Monte Carlo
+    error of the 1024-row estimate (reported, about 0.005) allows us to ask for a factor 2, and the
+    digits gap must exceed its own Monte Carlo error (it is resolved)."""
+    gap, mc = metrics["jensen_gap_fixed_d"], metrics["jensen_gap_mc_error"]
+    assert gap["MNIST/0.2"] < 0.5 * gap["digits/0.2"], gap
+    assert gap["digits/0.2"] > 2 * mc["digits/0.2"], (gap, mc)
 
 
 def _random_alignment_is_flat(metrics):

@@ -148,3 +148,11 @@ def test_mnist_5k_ships_offline_and_splits_like_digits(monkeypatch):
     assert torch.bincount(torch.cat([raw.y_train, raw.y_test])).tolist() == [500] * 10
     with pytest.raises(ValueError, match="classes"):
         load_mnist_5k(classes=(3, 3), device="cpu")
+
+
+def test_mnist_5k_prefix_holds_both_classes():
+    from graphon.data import load_mnist_5k
+
+    s = load_mnist_5k(classes=(3, 8), seed=0, device="cpu")
+    head = s.y_train[:40]
+    assert 10 <= int((head > 0).sum()) <= 30  # about half of each digit, not one class only
