@@ -139,7 +139,7 @@ def _sin_minus_theta_cos(theta):
     return torch.where(theta < 1.0, series, direct)
 
 
-def _closed_form(activation: str, q1, q2, c, theta=None):
+def _closed_form(activation: str, q1, q2, c, theta=None, need_next: bool = False):
     """``(V, Vdot, U')`` for relu or erf from the stable angle; ``U' = 2 (1 - cos theta')`` is the
     next layer's normalised distance for relu (``None`` for erf, whose kernels are smooth in ``c``
     and need no stable angle beyond the first layer)."""
@@ -150,6 +150,8 @@ def _closed_form(activation: str, q1, q2, c, theta=None):
         half = (math.pi - theta) / (2 * math.pi)  # exactly 1/2 at theta = 0
         v = half * c + s * sin / (2 * math.pi)
         vdot = half
+        if not need_next:
+            return v, vdot, None
         # next layer's normalised distance 2 (1 - cos theta'), cos theta' = J(theta) / pi
         # (Cho & Saul's J = sin + (pi - theta) cos), written without cancellation:
         # pi - J = 2 pi sin^2(theta/2) - (sin(theta) - theta cos(theta)), both terms >= 0
@@ -291,11 +293,12 @@ def _check_degree(degree):
     return int(degree)
 
 
-def _dual(activation, q1, q2, c, dist=None, degree=None, tol=DEFAULT_TOL, method="auto"):
+def _dual(activation, q1, q2, c, dist=None, degree=None, tol=DEFAULT_TOL, method="auto",
+          need_next=False):
     """``(V, Vdot, U', error)`` on validated float64 tensors (``error`` 0 for closed forms; ``U'``
     the next layer's normalised distance for relu, else ``None``)."""
     if method == "closed" or (method == "auto" and activation in _CLOSED):
-        v, vd, dn = _closed_form(activation, q1, q2, c, dist)
+        v, vd, dn = _closed_form(activation, q1, q2, c, dist, need_next)
         return v, vd, dn, torch.zeros((), dtype=_F64, device=v.device)
     v, vd, dn, err, _ = _adaptive_quadrature(activation, q1, q2, c, dist, degree, tol)
     return v, vd, dn, err
@@ -933,7 +936,7 @@ def graphon_ntk_deep(
     sig_tilde, sig_dot = [cov], []
     for layer in range(len(tables)):
         v, vdot, unext, _ = _dual(
-            activation, q1[:, :, None], q2[:, None, :], cov, unit, degree, tol
+            activation, q1[:, :, None], q2[:, None, :], cov, unit, degree, tol, need_next=True
         )
         z1, z2 = torch.zeros_like(q1), torch.zeros_like(q2)
         vq1 = _dual(activation, q1, q1, q1, z1, degree, tol)[0]  # V on the diagonal
