@@ -552,7 +552,8 @@ def _first_layer(x1, x2, wk, same):
         u1, u2 = x1[a] / r1[k, a, None], x2[b] / r2[k, b, None]
         unit[k, a, b] = ((u1 - u2) ** 2 * wk[k]).sum(-1)
         anti[k, a, b] = ((u1 + u2) ** 2 * wk[k]).sum(-1)
-    theta = torch.where(unit <= 2.0, _chord_angle(unit), math.pi - _chord_angle(anti))
+    short = _chord_angle(torch.minimum(unit, anti))  # the shorter chord is the accurate one
+    theta = torch.where(unit <= anti, short, math.pi - short)
     return q1, q2, cov, torch.where(same, torch.zeros_like(theta), theta)
 
 
