@@ -115,7 +115,7 @@ sweep: venv
 	$(BIN)/python -m graphon sweep $(NB) $(G)
 
 bench: venv
-	$(BIN)/python benchmarks/bench_masks.py
+	$(BIN)/python benchmarks/bench_masks.py --cut-distance
 	$(BIN)/python benchmarks/bench_ntk.py
 
 # The paper-scale convergence bundle (Figs 1, 3, 4, 5): about an hour on a 2-core CPU; resumable

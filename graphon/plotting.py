@@ -27,6 +27,7 @@ __all__ = [
     "loglog_with_slope",
     "graphon_grid",
     "rate_band",
+    "rate_panels",
     "save_figure",
     "U_LABEL",
     "V_LABEL",
@@ -231,6 +232,40 @@ def rate_band(ax, widths, values, label: str, **plot_kw) -> None:
     ax.fill_between(x, v.min(axis=0), v.max(axis=0), color=line.get_color(), alpha=0.2, lw=0)
     ax.set_xscale("log")
     ax.set_yscale("log")
+
+
+def rate_panels(rates_by_method, title: str):
+    """Two log-log panels of cut distance against the width, one line and band per method: single
+    masks (``single_lower``, band over the distance seeds) and seed-averaged pictures
+    (``grouped_lower``, band over the seed groups), with a slope ``-1/2`` reference line.
+
+    Args:
+        rates_by_method: ``{method: rates}``, each with ``widths``, ``single_lower`` ``(D, W)`` and
+            ``grouped_lower`` ``(G, W)`` (:class:`graphon.bundle_analysis.Rates`).
+        title: figure title.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    widths = np.asarray(next(iter(rates_by_method.values())).widths, float)
+    for m, r in rates_by_method.items():
+        rate_band(axes[0], widths, r.single_lower, m)
+        rate_band(axes[1], widths, r.grouped_lower, m)
+    for ax, what in zip(axes, ("single masks", "seed-averaged pictures"), strict=True):
+        y0 = np.sqrt(np.prod(ax.get_ylim()))
+        ax.plot(widths, y0 * (widths / widths[0]) ** -0.5, "k--", lw=1, label="slope -1/2")
+        ax.set_xticks(widths)
+        ax.set_xticklabels([f"{w:g}" for w in widths])
+        ax.minorticks_off()
+        ax.set_xlabel("width n")
+        ax.set_ylabel("cut distance to W")
+        ax.set_title(what, fontsize="medium")
+    axes[1].legend(fontsize="small")
+    fig.suptitle(title)
+    return fig
 
 
 def save_figure(fig, output_dir: str | Path, name: str, dpi: int = 150) -> list[Path]:

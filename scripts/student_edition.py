@@ -22,7 +22,7 @@ under its title, and the root page gets a note that this is the student edition.
 byte for byte. Running the script again gives the same result, and so does running it on its own output.
 
 What is copied to ``--out``: ``_config.yml`` (title marked "student edition"), ``_toc.yml``, ``book/``,
-``research/`` (the notes that ``book/research/*.md`` include), the Sphinx extensions that ``_config.yml`` loads
+``research/`` (the notes that ``book/research/*.md`` include), ``results/`` (the committed paper-scale bundle the convergence chapter draws), the Sphinx extensions that ``_config.yml`` loads
 from ``scripts/`` (``export_notebooks.py``, ``proof_index.py``, ``research_links.py``), ``_site_static/``
 (the site's CSS and JS), ``_static_vendor/`` (the local MathJax, if ``make mathjax`` has run) and ``data/``
 (without ``data/cache``). An existing ``--out`` folder is cleared first, except its ``_build``; a folder that this script did not create is never cleared.
@@ -318,7 +318,7 @@ def make_edition(src: Path, out: Path) -> dict[str, int]:
     for name in LOCAL_EXTENSIONS:
         if (src / "scripts" / name).is_file():
             shutil.copy2(src / "scripts" / name, out / "scripts" / name)
-    for folder in ("_static_vendor", "_site_static", "research"):
+    for folder in ("_static_vendor", "_site_static", "research", "results"):
         if (src / folder).is_dir():
             shutil.copytree(src / folder, out / folder)
     if (src / "data").is_dir():
