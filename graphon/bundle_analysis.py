@@ -24,7 +24,7 @@ import torch
 
 from . import graphons
 from .fitting import loglog_slope
-from .paper_bundle import Bundle
+from .paper_bundle import DERIVED, Bundle
 
 __all__ = ["Rates", "fit_diagnostics", "picture_row", "rates", "slope_band", "summary"]
 
@@ -105,7 +105,7 @@ def fit_diagnostics(bundle: Bundle, method: str, density: float, activation: str
     """The factorised fit's diagnostics of a fitted criterion (empty for a derived one): variance
     shares, split-half KS distances and their noise floor, and the fit residual at the reference
     width (cut norm of picture minus theoretical graphon)."""
-    if method in ("random", "magnitude"):
+    if method in DERIVED:
         return {}
     d = bundle.meta("reference", bundle.spec.ref_width, activation)["diagnostics"][method]
     out = {k: float(v) for k, v in d.items() if not isinstance(v, dict) and not k.startswith("tau")}
@@ -113,9 +113,12 @@ def fit_diagnostics(bundle: Bundle, method: str, density: float, activation: str
     return out
 
 
-def summary(bundle: Bundle, methods, density: float, activation: str):
+def summary(bundle: Bundle, methods, density: float, activation: str, rates_by_method=None):
     """One row per method: slopes of the single-seed and seed-averaged cut distances (mean, sd over
     seeds or groups), the distances at the largest width, and the fit's diagnostics.
+
+    ``rates_by_method``: ``{method: Rates}`` already computed by :func:`rates` for this density and
+    activation (computed here for the methods it lacks).
 
     Returns:
         a :class:`pandas.DataFrame` indexed by method.
@@ -124,7 +127,7 @@ def summary(bundle: Bundle, methods, density: float, activation: str):
 
     rows = {}
     for m in methods:
-        r = rates(bundle, m, density, activation)
+        r = (rates_by_method or {}).get(m) or rates(bundle, m, density, activation)
         d = fit_diagnostics(bundle, m, density, activation)
         rows[m] = {
             "slope (single seeds)": r.slopes_single.mean(),
