@@ -88,7 +88,7 @@ def _run_one(impl: str, method: str, n: int, seeds: int) -> dict:
                     keep = keep_top(scores_of(model).flatten(1), k)
                 else:
                     keep = pruning.prune(model, method, RHO, layers=[1], scope="layer", apply=False,
-                                         keep_scores=False).masks[1]
+                                         keep_scores=False).keep[1]
             kept += _count(keep)
     else:
         for s in seed_list:

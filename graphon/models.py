@@ -58,7 +58,8 @@ def mlp_forward(
 
     Args:
         weights: per layer, a tensor ``(..., out, in)`` (optionally with a leading seed axis ``S``).
-        masks: per layer, a tensor broadcastable to the weight (same layout), or ``None`` (dense).
+        masks: per layer, a tensor broadcastable to the weight (same layout) or ``None`` (that
+            layer dense); or ``None`` (every layer dense).
         x: inputs ``(B, d)`` or ``(S, B, d)``.
         activation: one of :data:`ACTIVATIONS`, applied after every layer but the last.
 
@@ -74,7 +75,8 @@ def mlp_forward(
     h = x
     last = len(weights) - 1
     for layer, w in enumerate(weights):
-        wm = w if masks is None else w * masks[layer]
+        m = None if masks is None else masks[layer]
+        wm = w if m is None else w * m
         h = torch.matmul(h, wm.transpose(-1, -2)) / math.sqrt(w.shape[-1])
         if layer < last:
             h = act(h)
@@ -96,7 +98,9 @@ class MaskedMLP(nn.Module):
 
     Attributes:
         weights: :class:`~torch.nn.ParameterList`; ``weights[l]`` has shape ``(S, out, in)``, entries N(0, 1).
-        masks: list of buffers ``mask_l`` of the same shapes (float 0/1, all ones at creation).
+        masks: one ``(S, out, in)`` float 0/1 mask per layer (:attr:`masks`), all ones at creation;
+            stored in the buffers ``mask_l`` only once set (``None`` while dense, so a fresh model
+            holds no mask memory and its forward pass skips the multiply).
 
     Raises:
         ValueError: for ``d`` or a width < 1, an empty ``widths``, an unknown activation or device.
@@ -130,8 +134,8 @@ class MaskedMLP(nn.Module):
             )
             for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))
         )
-        for layer, w in enumerate(self.weights):
-            self.register_buffer(f"mask_{layer}", torch.ones_like(w, requires_grad=False))
+        for layer in range(len(self.weights)):  # dense until set: no all-ones tensor is stored
+            self.register_buffer(f"mask_{layer}", None)
 
     @property
     def n_seeds(self) -> int:
@@ -144,12 +148,24 @@ class MaskedMLP(nn.Module):
         return len(self.weights)
 
     @property
-    def masks(self) -> list[torch.Tensor]:
-        """The mask buffers, one ``(S, out, in)`` tensor per layer."""
+    def stored_masks(self) -> list[torch.Tensor | None]:
+        """The mask buffers as stored: ``(S, out, in)`` float 0/1, or ``None`` for a dense layer."""
         return [getattr(self, f"mask_{layer}") for layer in range(self.n_layers)]
+
+    @property
+    def masks(self) -> list[torch.Tensor]:
+        """The masks, one ``(S, out, in)`` tensor per layer, in the weights' dtype. A dense layer
+        (never masked, or reset by :meth:`clear_masks`) reads as a read-only all-ones view that
+        stores one number (``torch.ones(()).expand``); ``.clone()`` it to get a writable tensor."""
+        return [
+            torch.ones((), dtype=w.dtype, device=w.device).expand(w.shape) if m is None else m
+            for m, w in zip(self.stored_masks, self.weights, strict=True)
+        ]
 
     def set_masks(self, masks: Sequence[torch.Tensor | None]) -> None:
         """Replace the masks; ``None`` leaves a layer as it is.
+
+        Each mask is copied (bool or float 0/1, stored in the weights' dtype and device).
 
         Raises:
             ValueError: if the number of masks or a mask's shape does not match the weights.
@@ -164,12 +180,26 @@ class MaskedMLP(nn.Module):
                 raise ValueError(
                     f"masks[{layer}] must have shape {tuple(w.shape)} (S, out, in), got {tuple(m.shape)}"
                 )
-            getattr(self, f"mask_{layer}").copy_(m.to(device=w.device, dtype=w.dtype))
+            setattr(self, f"mask_{layer}", m.detach().to(device=w.device, dtype=w.dtype, copy=True))
+
+    def clear_masks(self, layers: Sequence[int] | None = None) -> None:
+        """Make ``layers`` (default: all) dense again: all-ones masks, stored as ``None``.
+
+        Raises:
+            ValueError: for a layer index outside ``[0, n_layers)``.
+        """
+        for layer in range(self.n_layers) if layers is None else layers:
+            if not 0 <= int(layer) < self.n_layers:
+                raise ValueError(f"layers must be indices in [0, {self.n_layers}), got {layer!r}")
+            setattr(self, f"mask_{int(layer)}", None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Outputs ``(S, B, d_out)`` for inputs ``(B, d)`` or ``(S, B, d)``."""
-        return mlp_forward(list(self.weights), self.masks, x, self.activation)
+        return mlp_forward(list(self.weights), self.stored_masks, x, self.activation)
 
     def density(self) -> list[torch.Tensor]:
         """Kept fraction of each layer's mask, per seed: a list of ``(S,)`` tensors."""
-        return [m.mean(dim=(-2, -1)) for m in self.masks]
+        return [
+            torch.ones(self.n_seeds, dtype=w.dtype, device=w.device) if m is None else m.mean(dim=(-2, -1))
+            for m, w in zip(self.stored_masks, self.weights, strict=True)
+        ]

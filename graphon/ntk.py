@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from .device import resolve_device
+from .threads import one_thread_for_small_cpu as _one_thread_for_small_cpu
 from .validation import check_choice, check_positive_int
 
 __all__ = [
@@ -54,6 +55,8 @@ __all__ = [
     "arora_gram",
     "generalisation_bound",
     "KERNEL_TERMS",
+    "DEEP_TERMS",
+    "arora_gram_deep",
     "MAX_DEGREE",
     "DEFAULT_TOL",
     "empirical_ntk",
@@ -68,8 +71,6 @@ __all__ = [
     "path_density",
     "relative_error",
     "concentrated_graphon",
-    "TrainResult",
-    "train_per_seed_targets",
 ]
 
 _ACTIVATIONS = ("relu", "tanh", "sigmoid", "erf")
@@ -583,6 +584,10 @@ def _accumulate(x1, x2, vals, weights, owner, n_out, activation, terms, degree, 
 
 
 KERNEL_TERMS: tuple[str, ...] = ("both", "first_layer", "readout")
+
+DEEP_TERMS: tuple[str, ...] = ("all", "hidden", "readout")
+"""Layer terms of :func:`graphon_ntk_deep`: every layer, the hidden layers (readout fixed), the
+readout only."""
 """Which part of the one-hidden-layer NTK :func:`graphon_ntk` returns."""
 
 
@@ -729,6 +734,13 @@ def arora_gram(x, graphon=1.0, activation: str = "relu", device="auto", **kwargs
         ValueError: rows whose norm is not 1 (to 1e-6), and whatever :func:`graphon_ntk` raises.
     """
     dev = resolve_device(device)
+    xt = _unit_rows(x, dev)
+    k = graphon_ntk(xt, None, graphon, activation, device=dev, terms="first_layer", **kwargs)
+    return xt.shape[1] * k
+
+
+def _unit_rows(x, dev: torch.device) -> torch.Tensor:
+    """``x`` as a float64 ``(N, d)`` tensor on ``dev``, checked to have unit-norm rows (to 1e-6)."""
     xt = _as_f64(x, dev)
     if xt.ndim != 2:
         raise ValueError(f"x must be an (N, d) matrix, got shape {tuple(xt.shape)}")
@@ -738,8 +750,56 @@ def arora_gram(x, graphon=1.0, activation: str = "relu", device="auto", **kwargs
             "x must have unit-norm rows (Arora et al. 2019 assume ||x|| = 1); got norms in "
             f"[{float(norms.min()):.4g}, {float(norms.max()):.4g}] (normalise with x / ||x||)"
         )
-    k = graphon_ntk(xt, None, graphon, activation, device=dev, terms="first_layer", **kwargs)
-    return xt.shape[1] * k
+    return xt
+
+
+def arora_gram_deep(
+    x, graphons: Sequence, activation: str = "relu", device="auto", **kwargs
+) -> torch.Tensor:
+    """Readout-fixed Gram matrix of a deep masked network: ``d * graphon_ntk_deep(x, x, graphons,
+    terms="hidden")`` on unit-norm inputs, the deep counterpart of :func:`arora_gram`.
+
+    With one hidden layer it is :func:`arora_gram` exactly (checked in the tests): the kernel of
+    Arora et al.'s Thm 5.1. With ``L > 1`` hidden layers it is the kernel of the network trained
+    with its readout fixed; the generalisation bound of Arora et al. is proved for ``L = 1`` only,
+    so at larger depth ``sqrt(2 y^T H^-1 y / N)`` is this book's extrapolation of its complexity
+    term (deep NTK bounds of the same form: Cao & Gu 2019).
+
+    Args:
+        x: inputs ``(N, d)`` with unit Euclidean norm.
+        graphons: the ``L`` hidden-layer graphons as in :func:`graphon_ntk_deep` (first ``(K, d)``,
+            then ``(K_l, K_{l-1})``); or batches of them, ``(B, K, d)`` then ``(B, K_l, K_{l-1})``
+            with a common ``B`` (e.g. one per seed, from
+            :func:`graphon.pai_graphons.deep_pai_graphons`), computed one entry after another
+            (each costs ``O(L K^2 N^2)``).
+        activation, device, kwargs: as :func:`graphon_ntk_deep` (``terms`` is fixed to
+            ``"hidden"``).
+
+    Returns:
+        ``(N, N)`` float64 tensor, or ``(B, N, N)`` for batched graphons.
+
+    Raises:
+        ValueError: rows whose norm is not 1 (to 1e-6), batches of different sizes, and whatever
+            :func:`graphon_ntk_deep` raises.
+    """
+    dev = resolve_device(device)
+    xt = _unit_rows(x, dev)
+    graphons = list(graphons)
+    batched = [isinstance(g, (torch.Tensor, np.ndarray)) and g.ndim == 3 for g in graphons]
+    if not any(batched):
+        return xt.shape[1] * graphon_ntk_deep(xt, None, graphons, activation, device=dev,
+                                              terms="hidden", **kwargs)
+    sizes = {int(g.shape[0]) for g, b in zip(graphons, batched, strict=True) if b}
+    if len(sizes) != 1 or not all(batched):
+        raise ValueError(
+            "graphons must be all unbatched or all batched with one batch size B, got shapes "
+            f"{[tuple(np.shape(g)) for g in graphons]}"
+        )
+    return torch.stack([
+        xt.shape[1] * graphon_ntk_deep(xt, None, [g[b] for g in graphons], activation, device=dev,
+                                       terms="hidden", **kwargs)
+        for b in range(sizes.pop())
+    ])
 
 
 def generalisation_bound(gram, y, delta: float = 0.05) -> dict[str, np.ndarray]:
@@ -866,6 +926,7 @@ def graphon_ntk_deep(
     device: str | torch.device | None = "auto",
     degree: int | None = None,
     tol: float = DEFAULT_TOL,
+    terms: str = "all",
 ) -> torch.Tensor:
     """Deep Graphon-NTK of an ``L``-hidden-layer network by the step-graphon layer recursion.
 
@@ -898,6 +959,10 @@ def graphon_ntk_deep(
         readout: ``None`` (dense readout), a number, or ``K_L`` values (the readout graphon
             ``W^{L+1}``, shape ``(K_L,)`` or ``(1, K_L)``).
         degree, tol: quadrature controls for tanh/sigmoid (see :func:`dual_activation`).
+        terms: one of :data:`DEEP_TERMS`: ``"all"`` (every layer, ``l = 1..L+1``), ``"hidden"``
+            (the hidden layers ``l = 1..L``: the kernel of the network trained with its readout
+            fixed, Arora et al.'s setting at ``L = 1``) or ``"readout"`` (``l = L+1`` only). At
+            ``L = 1`` they are :func:`graphon_ntk`'s ``"both"``, ``"first_layer"``, ``"readout"``.
 
     Returns:
         ``(N1, N2)`` float64 tensor. With one graphon it equals :func:`graphon_ntk`. With ``W = c``
@@ -905,9 +970,10 @@ def graphon_ntk_deep(
 
     Raises:
         ValueError: an empty list, a table whose shape does not chain, values outside [0, 1],
-            unknown activation, mismatched inputs, a bad ``degree``.
+            unknown activation or ``terms``, mismatched inputs, a bad ``degree``.
     """
     activation = check_choice(activation, "activation", _ACTIVATIONS)
+    terms = check_choice(terms, "terms", DEEP_TERMS)
     degree = _check_degree(degree)
     graphons = list(graphons)
     if not graphons:
@@ -952,6 +1018,10 @@ def graphon_ntk_deep(
         sig_tilde.append(cov)
     # backward, accumulating Theta = sum_l sum_k w_k G^l_k Sigma~^l_k
     theta = sig_tilde[-1][0].clone()  # readout layer: G = 1, one output block of weight 1
+    if terms == "readout":
+        return theta
+    if terms == "hidden":
+        theta.zero_()
     g_next = torch.ones(1, *theta.shape, dtype=_F64, device=dev)
     w_next = torch.ones(1, dtype=_F64, device=dev)
     for layer in range(len(tables) - 1, -1, -1):
@@ -974,7 +1044,8 @@ def _mixed_angle(mix, vq1, vq2, q1n, q2n, unext, same):
     non-negative. The Cauchy-Schwarz gap ``P_k - sum_m mix_km A_m B_m`` is taken from the expansion
     where it is not small and otherwise from Lagrange's identity,
     ``(1/2) sum_{m, m'} mix_km mix_km' (A_m B_m' - A_m' B_m)^2 / (P_k + sum_m mix_km A_m B_m)``
-    (this book's derivation, checked against a 50-digit evaluation in the tests).
+    (this book's derivation, checked against a 50-digit evaluation in the tests), summed over the
+    ``K (K - 1) / 2`` pairs ``m < m'``.
     """
     a, b = _sqrt0(vq1), _sqrt0(vq2)  # (K, N1), (K, N2)
     cross = torch.einsum("km,ma,mb->kab", mix, a, b)
@@ -982,12 +1053,12 @@ def _mixed_angle(mix, vq1, vq2, q1n, q2n, unext, same):
     gap = torch.clamp(p - cross, min=0.0)
     near = ((gap < _TAU_NEAR * p) & ~same & (p > 0)).nonzero()
     kk = a.shape[0]
-    step = max(1, _ELEMENT_BUDGET // max(1, kk * kk))
+    m1, m2 = torch.triu_indices(kk, kk, 1, device=a.device)  # pairs m < m' (the m = m' terms vanish)
+    step = max(1, _ELEMENT_BUDGET // max(1, m1.numel()))
     for lo in range(0, near.shape[0], step):
         k, i, j = near[lo : lo + step].unbind(1)
-        ab = a[:, i].T[:, :, None] * b[:, j].T[:, None, :]  # (T, K, K): A_m B_m'
-        w = mix[k]
-        lag = 0.5 * ((w[:, :, None] * w[:, None, :]) * (ab - ab.transpose(1, 2)) ** 2).sum((1, 2))
+        det = a[m1][:, i] * b[m2][:, j] - a[m2][:, i] * b[m1][:, j]  # (P, T): A_m B_m' - A_m' B_m
+        lag = (mix[k][:, m1] * mix[k][:, m2] * det.T**2).sum(1)
         gap[k, i, j] = lag / (p[k, i, j] + cross[k, i, j])
     weighted = torch.einsum("km,ma,mb,mab->kab", mix, a, b, unext)
     pos = p > 0
@@ -1226,28 +1297,6 @@ def relative_error(k_emp: torch.Tensor, k_ref: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- complexity & co.
-class _one_thread_for_small_cpu:
-    """Run small CPU eigen/Cholesky problems on one thread.
-
-    LAPACK through torch's OpenMP pool can be ~1000x slower on a busy 2-core machine for N ~ 200
-    (threads spin at barriers); one thread is then both faster and deterministic.
-    """
-
-    def __init__(self, K: torch.Tensor, limit: int = 2048, numel: int | None = None) -> None:
-        small = K.shape[-1] <= limit if numel is None else numel <= limit
-        self.active = K.device.type == "cpu" and small
-        self.saved = torch.get_num_threads()
-
-    def __enter__(self):
-        if self.active:
-            torch.set_num_threads(1)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.active:
-            torch.set_num_threads(self.saved)
-
-
 @dataclass
 class Complexity:
     """``y^T K^{-1} y`` and the Arora et al. (2019, Thm 5.1) form ``sqrt(2 y^T K^{-1} y / N)``.
@@ -1676,64 +1725,3 @@ def _fill(base: torch.Tensor, target: float) -> torch.Tensor:
         else:
             hi = mid
     return torch.clamp(hi * base, max=1.0)
-
-
-@dataclass
-class TrainResult:
-    """Outcome of :func:`train_per_seed_targets` (CPU tensors).
-
-    Attributes:
-        train_mse: ``(S,)`` final training mean squared error per seed.
-        outputs: ``(S, N_eval)`` outputs on ``x_eval`` after training (``None`` without ``x_eval``).
-        initial_outputs: ``(S, N_eval)`` outputs on ``x_eval`` at initialisation.
-    """
-
-    train_mse: torch.Tensor
-    outputs: torch.Tensor | None
-    initial_outputs: torch.Tensor | None
-
-
-def train_per_seed_targets(
-    model,
-    x: torch.Tensor,
-    targets: torch.Tensor,
-    epochs: int = 300,
-    lr: float = 1e-3,
-    x_eval: torch.Tensor | None = None,
-) -> TrainResult:
-    """Full-batch Adam on the squared loss with **one target vector per seed**, masks fixed.
-
-    A thin wrapper of :func:`graphon.expressivity.fit_masked_network` (per-seed targets, no bias
-    column, full batch, in the model's dtype) that also returns the outputs on ``x_eval`` before and
-    after training, and runs small CPU networks on one thread (faster and deterministic). The loss
-    is the sum over seeds of each seed's mean squared error, so every seed trains as if alone (Adam
-    is elementwise). Training follows the predecessor's protocol (Adam; ``research/
-    prior_and_code.md`` Sec. A.5); the theory's lazy regime is gradient flow at large width.
-
-    Args:
-        model: a :class:`graphon.models.MaskedMLP` with one hidden layer, ``d_out = 1`` and ``S``
-            seeds (trained in place).
-        x: inputs ``(N, d)``; targets: ``(S, N)`` (or ``(N,)``, shared).
-        epochs: full-batch Adam steps (>= 1); lr: learning rate (> 0).
-        x_eval: optional inputs ``(N_eval, d)`` whose outputs are returned.
-
-    Raises:
-        ValueError: shapes that do not match, ``d_out != 1``, ``epochs < 1``, ``lr <= 0``.
-    """
-    from .training import fit_masked_network
-
-    if model.d_out != 1:
-        raise ValueError(f"need a model with d_out = 1 (one target per seed), got {model.d_out}")
-    w = model.weights[0]
-    xe = None if x_eval is None else torch.as_tensor(x_eval).to(device=w.device, dtype=w.dtype)
-    with torch.no_grad():
-        init = None if xe is None else model(xe)[..., 0].cpu()
-    n_weights = sum(p.numel() for p in model.parameters())
-    with _one_thread_for_small_cpu(w, limit=2**22, numel=n_weights):  # small CPU nets: 1 thread
-        fit = fit_masked_network(
-            model, x, targets, x, targets, epochs=epochs, lr=lr, bias=False, log_every=epochs,
-            device=w.device, desc="train",
-        )
-    with torch.no_grad():
-        out = None if xe is None else model(xe)[..., 0].cpu()
-    return TrainResult(train_mse=fit.train_mse, outputs=out, initial_outputs=init)

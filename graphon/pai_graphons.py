@@ -24,12 +24,13 @@ from dataclasses import dataclass
 import torch
 
 from .device import resolve_device
-from .graphons import _blocks_pair, sorted_block_average
+from .graphons import _assignment, _blocks_pair, sorted_block_average
 from .models import MaskedMLP
 from .pruning import LOSSES, METHODS, prune
+from .selection import count_kept
 from .validation import check_choice, check_density, check_positive_int, check_seeds
 
-__all__ = ["PaIGraphon", "pai_graphons"]
+__all__ = ["PaIGraphon", "pai_graphons", "DeepPaIGraphons", "chain_step_graphons", "deep_pai_graphons"]
 
 
 @dataclass
@@ -193,5 +194,149 @@ def pai_graphons(
         density_kept=float(kept_t.mean()),
         density_kept_per_seed=kept_t,
         masks=torch.cat(masks) if masks else None,
+        seeds=seed_list,
+    )
+
+
+@dataclass
+class DeepPaIGraphons:
+    """The hidden-layer graphons of a deep network pruned by one PaI criterion (CPU tensors).
+
+    Attributes:
+        method: the pruning criterion. density: rho, the kept fraction of every hidden layer.
+        per_seed: ``L`` float64 tensors: ``(S, K, d)`` for the first layer (columns = the input
+            coordinates in order), then ``(S, K, K)``, with one neuron order per hidden layer
+            shared by the two matrices it touches (:func:`chain_step_graphons`).
+        density_kept: ``(S, L)`` float64, each hidden layer's kept fraction per seed.
+        seeds: the seeds used, in order.
+    """
+
+    method: str
+    density: float
+    per_seed: list[torch.Tensor]
+    density_kept: torch.Tensor
+    seeds: list[int]
+
+
+def chain_step_graphons(masks: Sequence[torch.Tensor], blocks: int) -> list[torch.Tensor]:
+    """Step graphons of a chain of masks with one neuron order per hidden layer.
+
+    A hidden layer's neurons are the rows of ``masks[l]`` and the columns of ``masks[l + 1]``, so
+    its order must be the same on both sides for the step graphons to be one network's (the deep
+    Graphon-NTK integrates over a neuron's position ``u`` on both sides). The neurons of hidden
+    layer ``l`` are sorted by their in-degree in ``masks[l]`` (ascending, stable: ties keep index
+    order, as :func:`graphon.graphons.degree_sort`) and cut into ``K`` near-equal contiguous
+    blocks; layer 0's columns stay the input coordinates, one column each. Sorting each matrix's
+    columns by their own degree instead (:func:`graphon.graphons.sorted_block_average`) would
+    reorder a hidden layer differently on its two sides.
+
+    Args:
+        masks: ``L`` masks ``(S, n_1, d)``, ``(S, n_2, n_1)``, ..., ``(S, n_L, n_{L-1})`` (torch
+            layout out x in; bool or float 0/1).
+        blocks: ``K`` row blocks of every hidden layer, ``1 <= K <= min(n_l)``.
+
+    Returns:
+        ``L`` float64 tensors: ``(S, K, d)``, then ``(S, K, K)``: block densities.
+
+    Raises:
+        ValueError: an empty list, masks that are not ``(S, out, in)`` chaining in shape with a
+            common ``S``, or ``blocks`` outside ``[1, min(n_l)]``.
+
+    Source: degree-sorted block histograms (Chan & Airoldi 2014; predecessor paper App. C),
+    with this book's shared order for a chain (the deep step-graphon recursion of
+    :func:`graphon.ntk.graphon_ntk_deep`).
+    """
+    masks = [torch.as_tensor(m) for m in masks]
+    if not masks:
+        raise ValueError("masks must list at least one (S, n_1, d) mask")
+    S = masks[0].shape[0] if masks[0].ndim == 3 else None
+    for i, m in enumerate(masks):
+        ok = m.ndim == 3 and m.shape[0] == S and (i == 0 or m.shape[2] == masks[i - 1].shape[1])
+        if not ok:
+            raise ValueError(
+                f"masks[{i}] must have shape (S, out, in) with the same S and in = the previous "
+                f"mask's out, got {[tuple(t.shape) for t in masks]}"
+            )
+    k = check_positive_int(blocks, "blocks")
+    if k > min(m.shape[1] for m in masks):
+        raise ValueError(
+            f"blocks must be in [1, {min(m.shape[1] for m in masks)}] (the narrowest hidden layer), "
+            f"got {k}"
+        )
+    out, previous = [], None
+    for m in masks:
+        f = m.to(torch.float64)
+        order = torch.sort(f.sum(dim=2), dim=1, stable=True).indices
+        rank = torch.argsort(order, dim=1)  # sorted position of each neuron
+        assign = _assignment(f.shape[1], k, f.device, torch.float64)[:, rank].permute(1, 0, 2)
+        g = torch.bmm(assign, f)  # (S, K, in)
+        out.append(g if previous is None else torch.bmm(g, previous.transpose(1, 2)))
+        previous = assign
+    return out
+
+
+def deep_pai_graphons(
+    method: str,
+    density: float,
+    x=None,
+    y=None,
+    *,
+    d: int | None = None,
+    widths: Sequence[int],
+    d_out: int = 1,
+    activation: str = "relu",
+    blocks: int = 8,
+    seeds: int | Sequence[int] = 1,
+    loss: str = "mse",
+    device: str | torch.device | None = "auto",
+) -> DeepPaIGraphons:
+    """Prune every hidden layer of ``S`` MLPs ``d -> n_1 -> ... -> n_L -> d_out`` to density rho
+    and read the hidden-layer masks as a chain of step graphons.
+
+    Each hidden layer's weight matrix is pruned to exactly ``round(rho n_l n_{l-1})`` entries
+    (``scope="layer"``, so every layer has density rho, as the first layer alone has in the
+    one-hidden-layer chapter; :func:`graphon.pruning.prune`, one batched call for all seeds); the
+    readout stays dense. The masks become step graphons by :func:`chain_step_graphons`.
+
+    Args:
+        method: PaI criterion, one of :data:`graphon.pruning.METHODS`.
+        density: rho in (0, 1].
+        x, y: scoring batch ``(N, d)`` and targets (needed by SNIP and GraSP).
+        d: input dimension (default ``x.shape[1]``).
+        widths: hidden widths ``[n_1, ..., n_L]``, ``L >= 1``.
+        d_out, activation, loss, device: as :func:`pai_graphons`.
+        blocks: ``K`` row blocks per hidden layer.
+        seeds: an int ``S`` (seeds ``0..S-1``) or a list of seeds.
+
+    Returns:
+        :class:`DeepPaIGraphons`.
+
+    Raises:
+        ValueError: as :func:`pai_graphons` and :func:`chain_step_graphons`.
+    """
+    method = check_choice(method, "method", METHODS)
+    density = check_density(density)
+    if d is None:
+        if x is None:
+            raise ValueError("d must be given (an integer >= 1) when x is None")
+        d = int(torch.as_tensor(x).shape[-1])
+    d = check_positive_int(d, "d")
+    widths = [check_positive_int(n, "widths") for n in ([widths] if isinstance(widths, int) else widths)]
+    if not widths:
+        raise ValueError("widths must list at least one hidden width n >= 1, got []")
+    seed_list = check_seeds(seeds)
+    dev = resolve_device(device)
+    model = MaskedMLP(d, widths, d_out=d_out, activation=activation, seeds=seed_list, device=dev)
+    hidden = list(range(len(widths)))
+    result = prune(model, method, density, None if x is None else torch.as_tensor(x).to(dev),
+                   None if y is None else torch.as_tensor(y).to(dev), layers=hidden, scope="layer",
+                   loss=loss, apply=False, keep_scores=False)
+    keep = [result.keep[i] for i in hidden]
+    kept = torch.stack([count_kept(m).double() / m[0].numel() for m in keep], dim=1)
+    return DeepPaIGraphons(
+        method=method,
+        density=density,
+        per_seed=[g.cpu() for g in chain_step_graphons(keep, blocks)],
+        density_kept=kept.cpu(),
         seeds=seed_list,
     )

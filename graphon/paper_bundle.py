@@ -60,7 +60,7 @@ from .device import resolve_device
 from .models import MaskedMLP
 from .progress import progress
 from .pruning import compute_scores, prune
-from .selection import keep_top, kept_count
+from .selection import count_kept, keep_top, kept_count
 from .validation import check_choice, check_density, check_positive_int
 
 __all__ = [
@@ -272,23 +272,27 @@ def compute_point(
         model = MaskedMLP(64, [width, width], d_out=10, activation=act, seeds=part, device=dev)
         cache: dict[str, torch.Tensor] = {}
         for method, source in variants:
+            absolute = method in ("magnitude", "grasp")  # ranked by |.| inside keep_top
             if method == "random":
                 scores = None
+            elif method == "magnitude":
+                scores = model.weights[HIDDEN].detach()
             else:
                 if source not in cache:
                     cache[source] = _layer_scores(model, source, x, y)
-                scores = cache[source].abs() if method == "grasp" else cache[source]
+                scores = cache[source]
             for rho in spec.densities:
                 if method == "random":
                     keep = prune(model, "random", rho, layers=[HIDDEN], scope="layer",
-                                 apply=False, keep_scores=False).masks[HIDDEN].bool()
+                                 apply=False, keep_scores=False).keep[HIDDEN]
                     thr = torch.full((len(part),), float("nan"), dtype=torch.float64)
                 else:
-                    keep, thr = keep_top(scores.flatten(1), kept_count(rho, total), True)
+                    keep, thr = keep_top(scores.flatten(1), kept_count(rho, total), True,
+                                         absolute=absolute)
                     keep, thr = keep.view_as(scores), thr.reshape(-1).double().cpu()
                 a = acc[method, rho]
                 a.pictures.append(_picture(keep, spec.blocks))
-                a.kept.append(keep.flatten(1).float().mean(dim=1).double().cpu())
+                a.kept.append((count_kept(keep).float() / total).double().cpu())
                 a.thresholds.append(thr)
                 first = [i for i, s in enumerate(part) if s in seeds[: spec.distance_seeds]]
                 if first:

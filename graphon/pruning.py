@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -36,7 +37,7 @@ import torch.nn.functional as F
 from .device import seeded_uniform
 from .models import MaskedMLP, mlp_forward
 from .progress import progress
-from .selection import keep_top, kept_count, random_subset
+from .selection import count_kept, keep_top, kept_count, random_subset
 from .validation import check_choice, check_density, check_in_range, check_positive_int
 
 __all__ = [
@@ -86,6 +87,11 @@ def _random_seed(seed: int, layer: int, model_seed: int) -> int:
         1, dtype=np.uint64
     )
     return int(state[0]) >> 1
+
+
+def _dense(w: torch.Tensor) -> torch.Tensor:
+    """An all-True keep-mask shaped like ``w``: a read-only view storing one bool."""
+    return torch.ones((), dtype=torch.bool, device=w.device).expand(w.shape)
 
 
 def _check_model(model: MaskedMLP) -> None:
@@ -358,9 +364,14 @@ def _check_layers(layers: Sequence[int] | None, n_layers: int) -> list[int]:
 
 
 def _select(
-    scores: Sequence[torch.Tensor], density: float, scope: str, prunable: Sequence[int]
+    scores: Sequence[torch.Tensor],
+    density: float,
+    scope: str,
+    prunable: Sequence[int],
+    absolute: bool = False,
 ) -> dict[int, torch.Tensor]:
-    """Boolean keep-masks ``(S, out, in)`` of the prunable layers (inputs already validated)."""
+    """Boolean keep-masks ``(S, out, in)`` of the prunable layers (inputs already validated);
+    ``absolute`` ranks ``|scores|`` (:func:`graphon.selection.keep_top`)."""
     S = scores[prunable[0]].shape[0]
     out: dict[int, torch.Tensor] = {}
     for group in [list(prunable)] if scope == "global" else [[i] for i in prunable]:
@@ -369,7 +380,7 @@ def _select(
             flat = scores[group[0]].reshape(S, -1)
         else:
             flat = torch.cat([scores[i].reshape(S, -1) for i in group], dim=1)
-        keep = keep_top(flat, kept_count(density, flat.shape[1]))
+        keep = keep_top(flat, kept_count(density, flat.shape[1]), absolute=absolute)
         for i, part in zip(group, torch.split(keep, sizes, dim=1), strict=True):
             out[i] = part.reshape(scores[i].shape)
     return out
@@ -488,7 +499,7 @@ def _random_prune(
     """Boolean masks of one-shot Random pruning: per seed (and per layer with ``scope="layer"``) a
     uniformly random set of exactly ``kept_count(density, N)`` of the ``N`` prunable entries."""
     weights = list(model.weights)
-    alive = [torch.ones(w.shape, dtype=torch.bool, device=w.device) for w in weights]
+    alive = [_dense(w) for w in weights]
     groups = [list(prunable)] if scope == "global" else [[i] for i in prunable]
     for group in groups:
         sizes = [weights[i][0].numel() for i in group]
@@ -506,7 +517,8 @@ class PruneResult:
     Attributes:
         method: the criterion used (one of :data:`METHODS`).
         density: the target density rho (fraction kept over the prunable layers, per seed).
-        masks: one float 0/1 mask per layer, ``(S, out, in)``, on the model's device and dtype.
+        keep: one boolean keep-mask per layer, ``(S, out, in)``, on the model's device. A layer left
+            dense is a read-only all-True view (``torch.ones(()).expand``); ``.clone()`` it to write.
         density_kept: realised kept fraction per layer, one ``(S,)`` tensor per layer (1 for
             layers not pruned, unless ``from_current=True`` kept a sparser mask there). With
             ``scope="global"`` these differ between layers; the kept fraction over all prunable
@@ -517,16 +529,24 @@ class PruneResult:
         scope: the thresholding scope used.
         layers: the prunable layer indices.
         iterations: the number of scoring/thresholding rounds.
+        dtype: floating dtype of :attr:`masks` (the model's weights').
     """
 
     method: str
     density: float
-    masks: list[torch.Tensor]
+    keep: list[torch.Tensor]
     density_kept: list[torch.Tensor]
     scores: list[torch.Tensor] | None
     scope: str = "global"
     layers: list[int] = field(default_factory=list)
     iterations: int = 1
+    dtype: torch.dtype = torch.float32
+
+    @cached_property
+    def masks(self) -> list[torch.Tensor]:
+        """One float 0/1 mask per layer, ``(S, out, in)``, in :attr:`dtype` (made from :attr:`keep`
+        on first access: four bytes per weight that boolean users never pay for)."""
+        return [k.to(self.dtype) for k in self.keep]
 
 
 def prune(
@@ -605,11 +625,12 @@ def prune(
     iterations = check_positive_int(iterations, "iterations")
     if method in DATA_DRIVEN:
         x, y = _prepare_data(model, x, y, loss, method)
-    # boolean masks inside the loop (no dtype copies); float masks only at the end
+    # boolean masks throughout (no dtype copies); float masks only when PruneResult.masks is read
     if from_current:
-        alive = [m.detach() > 0 for m in model.masks]
+        alive = [_dense(w) if m is None else m.detach() > 0
+                 for m, w in zip(model.stored_masks, model.weights, strict=True)]
     else:
-        alive = [torch.ones(w.shape, dtype=torch.bool, device=w.device) for w in model.weights]
+        alive = [_dense(w) for w in model.weights]
     rounds = range(1, iterations + 1)
     if iterations > 1:
         rounds = progress(rounds, desc=f"{method} pruning")
@@ -617,6 +638,12 @@ def prune(
         # Random pruning's kept set is a uniform subset of exactly k entries: drawn directly
         # (graphon.selection.random_subset), without one score per weight.
         alive, scores = _random_prune(model, density, scope, prunable, seed), None
+    elif method == "magnitude" and iterations == 1 and not from_current:
+        # |theta| ranked inside the selection (keep_top(absolute=True)): no score tensor unless kept
+        weights = [w.detach() for w in model.weights]
+        keep = _select(weights, density, scope, prunable, absolute=True)
+        alive = [keep.get(i, a) for i, a in enumerate(alive)]
+        scores = [w.abs() for w in weights] if keep_scores else None
     elif method == "synflow" and _SYNFLOW_FAST:
         with torch.no_grad():
             alive, scores = _synflow_loop(
@@ -639,16 +666,33 @@ def prune(
                 keep = _select(scores, rho_e, scope, prunable)
             alive = [keep.get(i, a) for i, a in enumerate(alive)]
 
-    masks = [a.to(w.dtype) for a, w in zip(alive, model.weights, strict=True)]
+    weights = list(model.weights)
     if apply:
-        model.set_masks(masks)
+        dense = [i for i, a in enumerate(alive) if i not in prunable and _is_dense(a)]
+        model.clear_masks(dense)
+        model.set_masks([None if i in dense else a for i, a in enumerate(alive)])
     return PruneResult(
         method=method,
         density=density,
-        masks=masks,
-        density_kept=[m.mean(dim=(-2, -1)) for m in masks],
+        keep=alive,
+        density_kept=[_kept_fraction(a, w.dtype) for a, w in zip(alive, weights, strict=True)],
         scores=scores if keep_scores else None,
         scope=scope,
         layers=prunable,
         iterations=iterations,
+        dtype=weights[0].dtype,
     )
+
+
+def _is_dense(keep: torch.Tensor) -> bool:
+    """Whether ``keep`` is a :func:`_dense` view (all True, no storage of its own)."""
+    return keep.dim() > 0 and all(st == 0 for st in keep.stride()) and bool(keep[(0,) * keep.dim()])
+
+
+def _kept_fraction(keep: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Kept fraction per seed ``(S,)`` of a boolean ``(S, out, in)`` mask: the count, exact, over
+    the layer's size (equal to the float mask's mean while the count is below ``2**24``)."""
+    S = keep.shape[0]
+    if _is_dense(keep):
+        return torch.ones(S, dtype=dtype, device=keep.device)
+    return count_kept(keep).to(dtype) / keep[0].numel()

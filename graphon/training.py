@@ -4,7 +4,7 @@ One job: train a batch of one-hidden-layer :class:`~graphon.models.MaskedMLP` ne
 seed, stacked on the leading seed axis) on the squared loss while the pruning masks stay fixed, and
 report per-seed errors. The expressivity chapter trains pruned networks on k-active-coordinate
 tasks (:func:`graphon.expressivity.fit_pruned_network`); the generalisation chapter trains
-networks on per-seed labels (:func:`graphon.ntk.train_per_seed_targets`, a thin wrapper).
+networks on per-seed labels (:func:`train_per_seed_targets`, a thin wrapper).
 
 Sources: Adam (Kingma & Ba 2015) on the squared loss, the predecessor's training protocol
 (``research/prior_and_code.md`` Sec. A.5); the network is that of :mod:`graphon.models` (NTK
@@ -24,9 +24,10 @@ import torch
 from .device import resolve_device, seeded_normal
 from .models import MaskedMLP
 from .progress import progress
+from .threads import one_thread_for_small_cpu as _one_thread_for_small_cpu
 from .validation import check_in_range, check_positive_int
 
-__all__ = ["FitResult", "add_bias_column", "fit_masked_network"]
+__all__ = ["FitResult", "TrainResult", "add_bias_column", "fit_masked_network", "train_per_seed_targets"]
 
 
 def _check_masks(masks) -> torch.Tensor:
@@ -368,3 +369,60 @@ def fit_masked_network(
                      history=history, model=model, train_variance=var_train)
 
 
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train_per_seed_targets` (CPU tensors).
+
+    Attributes:
+        train_mse: ``(S,)`` final training mean squared error per seed.
+        outputs: ``(S, N_eval)`` outputs on ``x_eval`` after training (``None`` without ``x_eval``).
+        initial_outputs: ``(S, N_eval)`` outputs on ``x_eval`` at initialisation.
+    """
+
+    train_mse: torch.Tensor
+    outputs: torch.Tensor | None
+    initial_outputs: torch.Tensor | None
+
+
+def train_per_seed_targets(
+    model,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    epochs: int = 300,
+    lr: float = 1e-3,
+    x_eval: torch.Tensor | None = None,
+) -> TrainResult:
+    """Full-batch Adam on the squared loss with **one target vector per seed**, masks fixed.
+
+    A thin wrapper of :func:`fit_masked_network` (per-seed targets, no bias
+    column, full batch, in the model's dtype) that also returns the outputs on ``x_eval`` before and
+    after training, and runs small CPU networks on one thread (faster and deterministic). The loss
+    is the sum over seeds of each seed's mean squared error, so every seed trains as if alone (Adam
+    is elementwise). Training follows the predecessor's protocol (Adam; ``research/
+    prior_and_code.md`` Sec. A.5); the theory's lazy regime is gradient flow at large width.
+
+    Args:
+        model: a :class:`graphon.models.MaskedMLP` with one hidden layer, ``d_out = 1`` and ``S``
+            seeds (trained in place).
+        x: inputs ``(N, d)``; targets: ``(S, N)`` (or ``(N,)``, shared).
+        epochs: full-batch Adam steps (>= 1); lr: learning rate (> 0).
+        x_eval: optional inputs ``(N_eval, d)`` whose outputs are returned.
+
+    Raises:
+        ValueError: shapes that do not match, ``d_out != 1``, ``epochs < 1``, ``lr <= 0``.
+    """
+    if model.d_out != 1:
+        raise ValueError(f"need a model with d_out = 1 (one target per seed), got {model.d_out}")
+    w = model.weights[0]
+    xe = None if x_eval is None else torch.as_tensor(x_eval).to(device=w.device, dtype=w.dtype)
+    with torch.no_grad():
+        init = None if xe is None else model(xe)[..., 0].cpu()
+    n_weights = sum(p.numel() for p in model.parameters())
+    with _one_thread_for_small_cpu(w, limit=2**22, numel=n_weights):  # small CPU nets: 1 thread
+        fit = fit_masked_network(
+            model, x, targets, x, targets, epochs=epochs, lr=lr, bias=False, log_every=epochs,
+            device=w.device, desc="train",
+        )
+    with torch.no_grad():
+        out = None if xe is None else model(xe)[..., 0].cpu()
+    return TrainResult(train_mse=fit.train_mse, outputs=out, initial_outputs=init)

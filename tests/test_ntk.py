@@ -151,7 +151,7 @@ def _hard_inputs(d=6):
     return x
 
 
-def _mp_deep(x, y, tables, readout):
+def _mp_deep(x, y, tables, readout, terms="all"):
     """The step-graphon recursion of graphon_ntk_deep in 50-digit arithmetic, written from the
     formula with arccos (well conditioned at this precision) and explicit sums over blocks."""
     import mpmath as mp
@@ -182,7 +182,9 @@ def _mp_deep(x, y, tables, readout):
         q1 = [mp.fsum(mp.mpf(nxt[a][m]) * w * v1[m] for m in range(k)) for a in range(len(nxt))]
         q2 = [mp.fsum(mp.mpf(nxt[a][m]) * w * v2[m] for m in range(k)) for a in range(len(nxt))]
         sig_t.append(sig)
-    theta = sig_t[-1][0]
+    theta = sig_t[-1][0] if terms != "hidden" else mp.mpf(0)  # the readout layer's term
+    if terms == "readout":
+        return theta
     g_next, w_next = [mp.mpf(1)], mp.mpf(1)
     for layer in range(len(tables) - 1, -1, -1):
         nxt = mats[layer]
@@ -218,6 +220,48 @@ def test_deep_relu_matches_a_50_digit_evaluation(depth):
         # antiparallel pair: theta = pi, K = 0 up to rounding of its O(1) parts)
         tol = _rtol(depth, d)
         torch.testing.assert_close(got, ref, rtol=tol, atol=tol * float(ref.diagonal().max()))
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_deep_layer_terms_match_the_50_digit_recursion(depth):
+    """terms="hidden" (readout fixed) and "readout" against the 50-digit recursion; "all" is their
+    sum; at one hidden layer they are graphon_ntk's "first_layer" and "readout" terms, and
+    arora_gram_deep is arora_gram."""
+    x = _hard_inputs()[:6]
+    d = x.shape[1]
+    gen = torch.Generator().manual_seed(5)
+    tabs = [(0.2 + 0.8 * torch.rand(3, d, generator=gen, dtype=F64))]
+    tabs += [0.2 + 0.8 * torch.rand(3, 3, generator=gen, dtype=F64) for _ in range(depth - 1)]
+    ro = torch.tensor([0.9, 0.5, 0.3], dtype=F64)
+    got = {t: ntk.graphon_ntk_deep(x, None, tabs, readout=ro, device="cpu", terms=t)
+           for t in ntk.DEEP_TERMS}
+    tol = _rtol(depth, d)
+    for t in ("hidden", "readout"):
+        ref = torch.tensor([[float(_mp_deep(x[i].tolist(), x[j].tolist(), [a.tolist() for a in tabs],
+                                            ro.tolist(), terms=t))
+                             for j in range(x.shape[0])] for i in range(x.shape[0])], dtype=F64)
+        torch.testing.assert_close(got[t], ref, rtol=tol, atol=tol * float(ref.diagonal().max()))
+    torch.testing.assert_close(got["hidden"] + got["readout"], got["all"], rtol=1e-14, atol=0)
+    if depth == 1:
+        for deep_t, shallow_t in zip(ntk.DEEP_TERMS, ntk.KERNEL_TERMS, strict=True):
+            shallow = ntk.graphon_ntk(x, None, tabs[0], readout=ro, device="cpu", terms=shallow_t)
+            torch.testing.assert_close(got[deep_t], shallow, rtol=1e-12, atol=1e-15)
+    unit = x / x.norm(dim=1, keepdim=True)
+    deep = ntk.arora_gram_deep(unit, tabs, device="cpu")
+    torch.testing.assert_close(deep, d * ntk.graphon_ntk_deep(unit, None, tabs, device="cpu",
+                                                              terms="hidden"), rtol=0, atol=0)
+    if depth == 1:
+        torch.testing.assert_close(deep, ntk.arora_gram(unit, tabs[0], device="cpu"), rtol=1e-12,
+                                   atol=1e-15)
+    batched = ntk.arora_gram_deep(unit, [torch.stack([t, t.flip(0)]) for t in tabs], device="cpu")
+    assert batched.shape == (2, *deep.shape)
+    torch.testing.assert_close(batched[0], deep, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="unit-norm"):
+        ntk.arora_gram_deep(2 * unit, tabs, device="cpu")
+    with pytest.raises(ValueError, match="all batched"):
+        ntk.arora_gram_deep(unit, [torch.stack([tabs[0]] * 2), torch.ones(3, 3)], device="cpu")
+    with pytest.raises(ValueError, match="terms"):
+        ntk.graphon_ntk_deep(x, None, tabs, device="cpu", terms="both")
 
 
 @pytest.mark.parametrize("activation", ["relu", "erf", "tanh"])
@@ -488,19 +532,6 @@ def test_batched_graphon_ntk_equals_one_at_a_time():
     assert batch.shape == (3, 12, 5)
     for b in range(3):
         torch.testing.assert_close(batch[b], ntk.graphon_ntk(x, x[:5], tables[b], device="cpu"))
-
-
-def test_train_per_seed_targets_fits_each_seed_its_own_labels():
-    x = _inputs(30, 5).float()
-    targets = torch.sign(torch.randn(3, 30, generator=torch.Generator().manual_seed(4)))
-    model = MaskedMLP(5, [64], seeds=3, device="cpu")
-    res = ntk.train_per_seed_targets(model, x, targets, epochs=150, lr=1e-2, x_eval=x)
-    assert res.train_mse.shape == (3,) and res.outputs.shape == (3, 30)
-    assert float(res.train_mse.max()) < 0.5
-    agree = (torch.sign(res.outputs) == targets).float().mean(1)
-    assert float(agree.min()) > 0.8  # each seed learned its own labels
-    with pytest.raises(ValueError, match="targets"):
-        ntk.train_per_seed_targets(model, x, targets[:2], epochs=1)
 
 
 def test_kernel_statistics_match_the_single_kernel_functions():

@@ -7,7 +7,7 @@ import torch
 
 from graphon import graphons
 from graphon.models import MaskedMLP
-from graphon.pai_graphons import PaIGraphon, pai_graphons
+from graphon.pai_graphons import PaIGraphon, chain_step_graphons, deep_pai_graphons, pai_graphons
 from graphon.pruning import prune
 
 
@@ -101,3 +101,44 @@ def test_bad_inputs_name_the_parameter():
 def test_reading_an_unpruned_layer_is_refused():
     with pytest.raises(ValueError, match="layer must be one of prune_layers"):
         pai_graphons("random", 0.2, d=6, widths=[8, 8], layer=1, prune_layers=[0], blocks=2, device="cpu")
+
+
+def test_chain_step_graphons_keep_one_order_per_hidden_layer():
+    """A planted chain: hidden neurons of high in-degree (rows 0-5 of the first mask) have sparse
+    out-edges (density 1/12 in the second mask's columns), the others dense ones (11/12). Sorted
+    ascending by in-degree, the low-degree neurons come first on both sides, so the second
+    graphon reads 11/12 then 1/12 along its columns; sorting those columns by their own degree, as
+    a per-matrix sort would, reverses them."""
+    n, d = 12, 5
+    first = torch.zeros(1, n, d)
+    first[0, :6] = 1.0  # high in-degree
+    first[0, 6:, :2] = 1.0
+    second = torch.zeros(1, n, n)
+    second[0, 0, :6] = 1.0  # columns 0-5: density 1/12
+    second[0, :, 6:] = 1.0 - torch.eye(n)[:, 6:]  # columns 6-11: density 11/12
+    g0, g1 = chain_step_graphons([first, second], blocks=2)
+    assert g0.shape == (1, 2, d) and g1.shape == (1, 2, 2) and g1.dtype == torch.float64
+    want = torch.tensor([[1.0, 1, 0, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.float64)
+    torch.testing.assert_close(g0[0], want)
+    torch.testing.assert_close(g1[0].mean(dim=0), torch.tensor([11 / 12, 1 / 12], dtype=torch.float64))
+    own = graphons.sorted_block_average(second, 2, descending=False)[0].mean(dim=0)
+    assert own[0] < own[1]  # the per-matrix sort reverses the columns
+    with pytest.raises(ValueError, match="blocks"):
+        chain_step_graphons([first, second], blocks=13)
+    with pytest.raises(ValueError, match="masks\\[1\\]"):
+        chain_step_graphons([first, second[:, :, :5]], blocks=2)
+
+
+def test_deep_pai_graphons_one_layer_is_the_chapter_estimate_and_every_layer_has_rho():
+    one = deep_pai_graphons("snip", 0.3, X, Y, widths=[20], d_out=3, blocks=4, seeds=3, device="cpu")
+    ref = pai_graphons("snip", 0.3, X, Y, widths=[20], d_out=3, layer=0, prune_layers=[0],
+                       blocks=(4, 6), sort_columns=False, seeds=3, device="cpu")
+    torch.testing.assert_close(one.per_seed[0], ref.per_seed.double(), rtol=0, atol=1e-6)
+    deep = deep_pai_graphons("grasp", 0.3, X, Y, widths=[20, 16, 16], d_out=3, blocks=4, seeds=2,
+                             device="cpu")
+    assert [tuple(t.shape) for t in deep.per_seed] == [(2, 4, 6), (2, 4, 4), (2, 4, 4)]
+    sizes = torch.tensor([20 * 6, 16 * 20, 16 * 16], dtype=torch.float64)
+    assert torch.equal(deep.density_kept, (torch.round(0.3 * sizes) / sizes).expand(2, 3))
+    for t, n_in in zip(deep.per_seed[1:], (20, 16), strict=True):  # block means give rho back
+        torch.testing.assert_close(t.mean(dim=(1, 2)), deep.density_kept[:, 1 if n_in == 20 else 2],
+                                   rtol=0, atol=1e-12)

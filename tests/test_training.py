@@ -10,6 +10,7 @@ import torch
 from graphon import expressivity as E
 from graphon import training as T
 from graphon.data import k_sparse_task
+from graphon.models import MaskedMLP
 
 
 def _tiny_task():
@@ -180,3 +181,16 @@ def test_repeated_seeds_share_their_bias_weights():
     net2.seeds = [3, 4, 3]  # as fit_pruned_network stacks copies of seeds 3 and 4
     wb = _with_bias(net2, bias_seed=10).weights[0].detach()[..., -1]
     assert torch.equal(wb[0], wb[2]) and not torch.equal(wb[0], wb[1])
+
+
+def test_train_per_seed_targets_fits_each_seed_its_own_labels():
+    x = torch.randn(30, 5, generator=torch.Generator().manual_seed(3))
+    targets = torch.sign(torch.randn(3, 30, generator=torch.Generator().manual_seed(4)))
+    model = MaskedMLP(5, [64], seeds=3, device="cpu")
+    res = T.train_per_seed_targets(model, x, targets, epochs=150, lr=1e-2, x_eval=x)
+    assert res.train_mse.shape == (3,) and res.outputs.shape == (3, 30)
+    assert float(res.train_mse.max()) < 0.5
+    agree = (torch.sign(res.outputs) == targets).float().mean(1)
+    assert float(agree.min()) > 0.8  # each seed learned its own labels
+    with pytest.raises(ValueError, match="targets"):
+        T.train_per_seed_targets(model, x, targets[:2], epochs=1)
