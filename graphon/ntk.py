@@ -1051,15 +1051,19 @@ def _mixed_angle(mix, vq1, vq2, q1n, q2n, unext, same):
     cross = torch.einsum("km,ma,mb->kab", mix, a, b)
     p = _geometric_mean(q1n[:, :, None], q2n[:, None, :])
     gap = torch.clamp(p - cross, min=0.0)
-    near = ((gap < _TAU_NEAR * p) & ~same & (p > 0)).nonzero()
+    near = (gap < _TAU_NEAR * p) & ~same & (p > 0)
     kk = a.shape[0]
     m1, m2 = torch.triu_indices(kk, kk, 1, device=a.device)  # pairs m < m' (the m = m' terms vanish)
-    step = max(1, _ELEMENT_BUDGET // max(1, m1.numel()))
-    for lo in range(0, near.shape[0], step):
-        k, i, j = near[lo : lo + step].unbind(1)
-        det = a[m1][:, i] * b[m2][:, j] - a[m2][:, i] * b[m1][:, j]  # (P, T): A_m B_m' - A_m' B_m
-        lag = (mix[k][:, m1] * mix[k][:, m2] * det.T**2).sum(1)
-        gap[k, i, j] = lag / (p[k, i, j] + cross[k, i, j])
+    if m1.numel() and bool(near.any()):
+        pair_w = mix[:, m1] * mix[:, m2]  # (K_next, P)
+        rows = max(1, _ELEMENT_BUDGET // max(1, m1.numel() * b.shape[1]))
+        for lo in range(0, a.shape[1], rows):
+            r = slice(lo, lo + rows)
+            det = a[m1, r, None] * b[m2, None, :] - a[m2, r, None] * b[m1, None, :]  # (P, R, N2)
+            lag = torch.einsum("kp,pab->kab", pair_w, det * det)
+            gap[:, r] = torch.where(near[:, r], lag / (p[:, r] + cross[:, r]), gap[:, r])
+    elif bool(near.any()):
+        gap = torch.where(near, torch.zeros_like(gap), gap)  # one block: A B = P exactly
     weighted = torch.einsum("km,ma,mb,mab->kab", mix, a, b, unext)
     pos = p > 0
     unit = torch.where(pos, (2 * gap + weighted) / torch.where(pos, p, torch.ones_like(p)), 2.0)
