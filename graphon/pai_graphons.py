@@ -62,6 +62,19 @@ class PaIGraphon:
     seeds: list[int]
 
 
+def _input_and_widths(x, d: int | None, widths) -> tuple[int, list[int]]:
+    """The input dimension (``d``, or ``x.shape[-1]``) and the hidden widths, checked."""
+    if d is None:
+        if x is None:
+            raise ValueError("d must be given (an integer >= 1) when x is None")
+        d = int(torch.as_tensor(x).shape[-1])
+    d = check_positive_int(d, "d")
+    widths = [check_positive_int(n, "widths") for n in ([widths] if isinstance(widths, int) else widths)]
+    if not widths:
+        raise ValueError("widths must list at least one hidden width n >= 1, got []")
+    return d, widths
+
+
 def pai_graphons(
     method: str,
     density: float,
@@ -129,16 +142,7 @@ def pai_graphons(
     method = check_choice(method, "method", METHODS)
     density = check_density(density)
     loss = check_choice(loss, "loss", LOSSES)
-    if d is None:
-        if x is None:
-            raise ValueError("d must be given (an integer >= 1) when x is None")
-        d = int(torch.as_tensor(x).shape[-1])
-    d = check_positive_int(d, "d")
-    if isinstance(widths, int):
-        widths = [widths]
-    widths = [check_positive_int(n, "widths") for n in widths]
-    if not widths:
-        raise ValueError("widths must list at least one hidden width n >= 1, got []")
+    d, widths = _input_and_widths(x, d, widths)
     d_out = check_positive_int(d_out, "d_out")
     sizes = [d, *widths, d_out]
     n_layers = len(sizes) - 1
@@ -316,14 +320,7 @@ def deep_pai_graphons(
     """
     method = check_choice(method, "method", METHODS)
     density = check_density(density)
-    if d is None:
-        if x is None:
-            raise ValueError("d must be given (an integer >= 1) when x is None")
-        d = int(torch.as_tensor(x).shape[-1])
-    d = check_positive_int(d, "d")
-    widths = [check_positive_int(n, "widths") for n in ([widths] if isinstance(widths, int) else widths)]
-    if not widths:
-        raise ValueError("widths must list at least one hidden width n >= 1, got []")
+    d, widths = _input_and_widths(x, d, widths)
     seed_list = check_seeds(seeds)
     dev = resolve_device(device)
     model = MaskedMLP(d, widths, d_out=d_out, activation=activation, seeds=seed_list, device=dev)
