@@ -1054,7 +1054,9 @@ def _mixed_angle(mix, vq1, vq2, q1n, q2n, unext, same):
     near = (gap < _TAU_NEAR * p) & ~same & (p > 0)
     kk = a.shape[0]
     m1, m2 = torch.triu_indices(kk, kk, 1, device=a.device)  # pairs m < m' (the m = m' terms vanish)
-    if m1.numel() and bool(near.any()):
+    if m1.numel() == 0:  # one block: A B = P exactly, the gap is 0
+        gap = torch.where(near, torch.zeros_like(gap), gap)
+    elif bool(near.any()):
         pair_w = mix[:, m1] * mix[:, m2]  # (K_next, P)
         rows = max(1, _ELEMENT_BUDGET // max(1, m1.numel() * b.shape[1]))
         for lo in range(0, a.shape[1], rows):
@@ -1062,8 +1064,6 @@ def _mixed_angle(mix, vq1, vq2, q1n, q2n, unext, same):
             det = a[m1, r, None] * b[m2, None, :] - a[m2, r, None] * b[m1, None, :]  # (P, R, N2)
             lag = torch.einsum("kp,pab->kab", pair_w, det * det)
             gap[:, r] = torch.where(near[:, r], lag / (p[:, r] + cross[:, r]), gap[:, r])
-    elif bool(near.any()):
-        gap = torch.where(near, torch.zeros_like(gap), gap)  # one block: A B = P exactly
     weighted = torch.einsum("km,ma,mb,mab->kab", mix, a, b, unext)
     pos = p > 0
     unit = torch.where(pos, (2 * gap + weighted) / torch.where(pos, p, torch.ones_like(p)), 2.0)
